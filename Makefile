@@ -1,0 +1,44 @@
+# The commands a newcomer needs. `make dev` runs Gantry; `make test` tests it.
+GO       ?= go
+BIN      := bin/gantry
+DATA_DIR ?= $(HOME)/.gantry
+
+.PHONY: build dev test unit e2e lint bench generate setup clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gantry
+
+## dev: build and run the all-in-one development stack on 127.0.0.1:4566
+dev: build
+	$(BIN) dev --data-dir $(DATA_DIR)
+
+## setup: install the Debian packages the tests need (no-op when present)
+setup:
+	./scripts/setup.sh
+
+## test: every unit and integration test, then the AWS CLI end-to-end script
+test: setup build
+	$(GO) test -count=1 -timeout 8m ./...
+	./scripts/e2e-cli.sh
+
+unit:
+	$(GO) test ./...
+
+e2e: setup build
+	./scripts/e2e-cli.sh
+
+## lint: go vet and staticcheck
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+## bench: the API edge benchmark (figures go in docs/benchmarks.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/bench/
+
+## generate: regenerate wire types from the service models in ../shared/ref
+generate:
+	$(GO) generate ./internal/wire/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gantry-dev/gantry/internal/server"
+)
+
+// controlPlaneFlags binds the flags `server` and `dev` share. Each flag's
+// default comes from the environment variable named in its help, then from
+// server.Default().
+func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) {
+	fs.StringVar(&cfg.Listen, "listen", env("GANTRY_LISTEN", cfg.Listen), "address of the API and registry listener ($GANTRY_LISTEN)")
+	fs.StringVar(&cfg.DataDir, "data-dir", env("GANTRY_DATA_DIR", cfg.DataDir), "data directory: embedded etcd, registry blobs ($GANTRY_DATA_DIR)")
+	fs.StringVar(&cfg.AccountID, "account-id", env("GANTRY_ACCOUNT_ID", cfg.AccountID), "AWS account id of every resource ($GANTRY_ACCOUNT_ID)")
+	fs.StringArrayVar(&cfg.AccessKeys, "access-key", envList("GANTRY_ACCESS_KEYS"), "accepted access key as ID:SECRET, repeatable ($GANTRY_ACCESS_KEYS, comma-separated)")
+	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
+	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
+	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
+}
+
+func serverCmd() *cobra.Command {
+	cfg := server.Default()
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: the ECS API over etcd",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
+	return cmd
+}
+
+func devCmd() *cobra.Command {
+	cfg := server.Default()
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything on this machine: control plane with embedded etcd, accepting the test/test key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			cfg.AcceptTestKey = true
+			s, err := server.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Printf(`Gantry is running at %[1]s (data in %[2]s).
+
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url %[1]s ecs create-cluster --cluster-name demo
+  aws --endpoint-url %[1]s ecs list-clusters
+
+Press Ctrl-C to stop.
+`, s.URL(), cfg.DataDir)
+			select {
+			case <-cmd.Context().Done():
+				return s.Close()
+			case err := <-waitCh(s):
+				return err
+			}
+		},
+	}
+	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
+	return cmd
+}
+
+func waitCh(s *server.Server) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- s.Wait() }()
+	return ch
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envList(name string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}

@@ -1,0 +1,61 @@
+package awsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gantry-dev/gantry/internal/wire"
+)
+
+// Model is what an action needs of its service model to validate a request:
+// the enums, and the code to answer a violated constraint with.
+type Model struct {
+	Enums            map[string][]string
+	InvalidParameter Code
+}
+
+// Action adapts a typed operation to a Handler: it decodes the JSON body into
+// In (an empty body is an empty request), checks it against the model's
+// constraints, and calls fn.
+func Action[In, Out any](m Model, fn func(context.Context, *In) (*Out, error)) Handler {
+	return func(ctx context.Context, body []byte) (any, error) {
+		in := new(In)
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := json.Unmarshal(body, in); err != nil {
+				return nil, serializationError(err)
+			}
+		}
+		if v := wire.Validate(in, m.Enums); len(v) > 0 {
+			return nil, m.InvalidParameter.Errorf("%s", violationMessage(v))
+		}
+		return fn(ctx, in)
+	}
+}
+
+func violationMessage(v []wire.Violation) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = x.String()
+	}
+	s := "s"
+	if len(v) == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%d validation error%s detected: %s.", len(v), s, strings.Join(parts, "; "))
+}
+
+func serializationError(err error) *Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return Serialization.Errorf("Expected %s for member '%s', got a JSON %s.", te.Type.String(), te.Field, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return Serialization.Errorf("The request body is not valid JSON (at byte %d): %v.", se.Offset, se)
+	}
+	return Serialization.Errorf("The request body could not be read: %v.", err)
+}

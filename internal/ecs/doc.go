@@ -1,0 +1,7 @@
+// Package ecs implements the operations of the Amazon ECS API over the state
+// store: one file per resource (clusters, task definitions, container
+// instances, attributes, tags, account settings), each validating its input,
+// applying ECS's defaults and rules, and writing through etcd transactions.
+// Operations return typed *awsapi.Error values from errors.go; the edge maps
+// them to the wire.
+package ecs

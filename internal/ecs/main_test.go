@@ -1,0 +1,9 @@
+package ecs_test
+
+import (
+	"testing"
+
+	"github.com/gantry-dev/gantry/internal/gantrytest"
+)
+
+func TestMain(m *testing.M) { gantrytest.Main(m) }

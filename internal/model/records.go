@@ -1,0 +1,25 @@
+package model
+
+import "github.com/gantry-dev/gantry/internal/wire/ecswire"
+
+// Cluster is the stored record of a cluster: its wire shape, without the
+// counts, which are computed when it is described.
+type Cluster = ecswire.Cluster
+
+// TaskDefinition is the stored record of one task definition revision.
+type TaskDefinition struct {
+	Def  ecswire.TaskDefinition `json:"def"`
+	Tags []ecswire.Tag          `json:"tags,omitempty"`
+}
+
+// Family is the stored record of a task definition family.
+type Family struct {
+	Name         string `json:"name"`
+	LastRevision int32  `json:"lastRevision"`
+}
+
+// ContainerInstance is the stored record of a container instance.
+type ContainerInstance = ecswire.ContainerInstance
+
+// AccountSetting is the stored record of one account setting.
+type AccountSetting = ecswire.Setting

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is everything a control plane needs; cmd/gantry fills it from flags
+// and environment.
+type Config struct {
+	// Listen is the address of the single HTTP listener (AWS APIs, registry).
+	Listen string
+	// DataDir holds the embedded etcd and, later, the registry's blobs.
+	DataDir string
+	// AccountID is the account every configured key belongs to.
+	AccountID string
+	// AccessKeys are "ID:SECRET" pairs that requests may be signed with.
+	AccessKeys []string
+	// CredentialsFile names a file of "ID:SECRET" lines, added to AccessKeys.
+	CredentialsFile string
+	// EtcdEndpoints selects an external etcd cluster; empty means embedded.
+	EtcdEndpoints []string
+	// AcceptTestKey also accepts the well-known pair test/test (gantry dev).
+	AcceptTestKey bool
+	Logger        *slog.Logger
+}
+
+// Default returns the configuration of a local control plane.
+func Default() Config {
+	home, _ := os.UserHomeDir()
+	return Config{
+		Listen:    "127.0.0.1:4566",
+		DataDir:   filepath.Join(home, ".gantry"),
+		AccountID: "000000000000",
+	}
+}
+
+// Validate checks the configuration and says what to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q is not host:port: %w", c.Listen, err))
+	}
+	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
+		errs = append(errs, fmt.Errorf("--account-id %q must be 12 digits", c.AccountID))
+	}
+	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required with the embedded etcd"))
+	}
+	for _, k := range c.AccessKeys {
+		id, secret, ok := strings.Cut(k, ":")
+		if !ok || id == "" || secret == "" {
+			errs = append(errs, fmt.Errorf("--access-key %q must be ID:SECRET", k))
+		}
+	}
+	if len(c.AccessKeys) == 0 && c.CredentialsFile == "" && !c.AcceptTestKey {
+		errs = append(errs, errors.New("no access keys: pass --access-key ID:SECRET or --credentials-file"))
+	}
+	return errors.Join(errs...)
+}
+
+// keys returns every access key pair the server accepts.
+func (c *Config) keys() ([][2]string, error) {
+	var out [][2]string
+	for _, k := range c.AccessKeys {
+		id, secret, _ := strings.Cut(k, ":")
+		out = append(out, [2]string{id, secret})
+	}
+	if c.CredentialsFile != "" {
+		f, err := os.Open(c.CredentialsFile)
+		if err != nil {
+			return nil, fmt.Errorf("credentials file: %w", err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			id, secret, ok := strings.Cut(line, ":")
+			if !ok || id == "" || secret == "" {
+				return nil, fmt.Errorf("credentials file %s line %d: want ID:SECRET", c.CredentialsFile, n)
+			}
+			out = append(out, [2]string{id, secret})
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("credentials file: %w", err)
+		}
+	}
+	if c.AcceptTestKey {
+		out = append(out, [2]string{"test", "test"})
+	}
+	return out, nil
+}

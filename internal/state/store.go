@@ -1,0 +1,211 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+var (
+	// ErrNotFound is returned by Get for a key that does not exist.
+	ErrNotFound = errors.New("state: not found")
+	// ErrConflict is returned by Commit when a key changed since it was read.
+	ErrConflict = errors.New("state: conflict")
+)
+
+// Store is the typed view of etcd. Keys given to it are relative to its prefix.
+type Store struct {
+	cli      *clientv3.Client
+	prefix   string
+	embedded *embed.Etcd
+}
+
+// Close releases the client and stops the embedded etcd, if any.
+func (s *Store) Close() error {
+	err := s.cli.Close()
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	return err
+}
+
+// Client returns the raw etcd client, for leases and elections.
+func (s *Store) Client() *clientv3.Client { return s.cli }
+
+// Sub returns a store whose keys live under prefix within this one.
+func (s *Store) Sub(prefix string) *Store {
+	return &Store{cli: s.cli, prefix: s.prefix + "/" + strings.Trim(prefix, "/")}
+}
+
+func (s *Store) key(k string) string { return s.prefix + "/" + k }
+
+// Item is one record as stored: its key (relative to the store), its JSON
+// value and the revision at which it was last modified.
+type Item struct {
+	Key      string
+	Value    []byte
+	Revision int64
+}
+
+// Decode unmarshals the item's value into v.
+func (it Item) Decode(v any) error {
+	if err := json.Unmarshal(it.Value, v); err != nil {
+		return fmt.Errorf("state: decode %s: %w", it.Key, err)
+	}
+	return nil
+}
+
+// Get reads key into v and returns its modification revision.
+func (s *Store) Get(ctx context.Context, key string, v any) (int64, error) {
+	resp, err := s.cli.Get(ctx, s.key(key))
+	if err != nil {
+		return 0, fmt.Errorf("state: get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, ErrNotFound
+	}
+	kv := resp.Kvs[0]
+	return kv.ModRevision, Item{Key: key, Value: kv.Value}.Decode(v)
+}
+
+// Page is one page of a prefix listing.
+type Page struct {
+	Items []Item
+	// More reports whether keys remain after the last item.
+	More bool
+	// Revision is the store revision the page was read at.
+	Revision int64
+}
+
+// List returns up to limit records whose keys start with prefix and sort
+// after the key `after` (relative to the store; "" for the first page), in
+// key order. limit <= 0 means no limit.
+func (s *Store) List(ctx context.Context, prefix, after string, limit int) (Page, error) {
+	full := s.key(prefix)
+	start := full
+	if after != "" {
+		start = s.key(after) + "\x00"
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(full))}
+	if limit > 0 {
+		opts = append(opts, clientv3.WithLimit(int64(limit)))
+	}
+	resp, err := s.cli.Get(ctx, start, opts...)
+	if err != nil {
+		return Page{}, fmt.Errorf("state: list %s: %w", prefix, err)
+	}
+	p := Page{More: resp.More, Revision: resp.Header.Revision}
+	for _, kv := range resp.Kvs {
+		p.Items = append(p.Items, Item{Key: strings.TrimPrefix(string(kv.Key), s.prefix+"/"), Value: kv.Value, Revision: kv.ModRevision})
+	}
+	return p, nil
+}
+
+// ListAll returns every record under prefix, read at one revision.
+func (s *Store) ListAll(ctx context.Context, prefix string) (Page, error) {
+	return s.List(ctx, prefix, "", 0)
+}
+
+// Count returns how many keys start with prefix.
+func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
+	full := s.key(prefix)
+	resp, err := s.cli.Get(ctx, full, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("state: count %s: %w", prefix, err)
+	}
+	return resp.Count, nil
+}
+
+// Txn starts a transaction: conditions on what was read, then writes that
+// apply only if every condition still holds.
+func (s *Store) Txn() *Txn { return &Txn{s: s} }
+
+// Txn is a multi-key conditional write. Build it with Expect* and Put/Delete,
+// then Commit.
+type Txn struct {
+	s     *Store
+	conds []clientv3.Cmp
+	ops   []clientv3.Op
+	err   error
+}
+
+// Expect requires key to be at modification revision rev; rev 0 requires the
+// key not to exist.
+func (t *Txn) Expect(key string, rev int64) *Txn {
+	t.conds = append(t.conds, clientv3.Compare(clientv3.ModRevision(t.s.key(key)), "=", rev))
+	return t
+}
+
+// ExpectUnchangedSince requires that no key under prefix was created or
+// modified after revision rev (deletions are not seen).
+func (t *Txn) ExpectUnchangedSince(prefix string, rev int64) *Txn {
+	full := t.s.key(prefix)
+	t.conds = append(t.conds, clientv3.Compare(clientv3.ModRevision(full), "<", rev+1).WithRange(clientv3.GetPrefixRangeEnd(full)))
+	return t
+}
+
+// Put writes v as JSON at key.
+func (t *Txn) Put(key string, v any) *Txn {
+	b, err := json.Marshal(v)
+	if err != nil && t.err == nil {
+		t.err = fmt.Errorf("state: encode %s: %w", key, err)
+	}
+	t.ops = append(t.ops, clientv3.OpPut(t.s.key(key), string(b)))
+	return t
+}
+
+// Delete removes key.
+func (t *Txn) Delete(key string) *Txn {
+	t.ops = append(t.ops, clientv3.OpDelete(t.s.key(key)))
+	return t
+}
+
+// Commit applies the writes if every condition holds, and returns the
+// revision of the commit; ErrConflict if a condition failed.
+func (t *Txn) Commit(ctx context.Context) (int64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	resp, err := t.s.cli.Txn(ctx).If(t.conds...).Then(t.ops...).Commit()
+	if err != nil {
+		return 0, fmt.Errorf("state: commit: %w", err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrConflict
+	}
+	return resp.Header.Revision, nil
+}
+
+// Update reads key into a T, lets fn change it, and writes it back if the key
+// did not change meanwhile, retrying on conflict. fn sees found=false for a
+// missing key; it returns the value to write, or an error to abort.
+func Update[T any](ctx context.Context, s *Store, key string, fn func(cur *T, found bool) (*T, error)) (*T, error) {
+	for {
+		cur := new(T)
+		rev, err := s.Get(ctx, key, cur)
+		found := err == nil
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		next, err := fn(cur, found)
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.Txn().Expect(key, rev).Put(key, next).Commit(ctx)
+		if errors.Is(err, ErrConflict) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return next, nil
+	}
+}
