@@ -27,6 +27,7 @@ type signature struct {
 	signature                        string
 	amzDate                          time.Time
 	presigned                        bool
+	expires                          time.Duration
 }
 
 // verify checks the SigV4 signature of r, whose body is body, against keys.
@@ -50,24 +51,34 @@ func verify(r *http.Request, body []byte, keys Keys, now time.Time) (Caller, *Er
 		return Caller{}, InvalidSignature.Errorf("Signature expired: %s is now %s than %s (%s %s 15 min.)",
 			sig.amzDate.Format(amzDateFmt), rel, bound.Format(amzDateFmt), now.Format(amzDateFmt), sign)
 	}
+	if sig.presigned && sig.expires > 0 && now.After(sig.amzDate.Add(sig.expires)) {
+		return Caller{}, InvalidSignature.Errorf("Request has expired: it was signed at %s for %s.", sig.amzDate.Format(amzDateFmt), sig.expires)
+	}
 	if sig.amzDate.Format("20060102") != sig.date {
 		return Caller{}, InvalidSignature.Errorf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'", sig.date, sig.amzDate.Format("20060102"))
 	}
-	payload := sha256Hex(body)
+	payloads := []string{sha256Hex(body)}
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h == "UNSIGNED-PAYLOAD" {
-		payload = h
-	} else if sig.presigned && h == "" {
-		payload = "UNSIGNED-PAYLOAD"
+		payloads = []string{h}
+	} else if sig.presigned {
+		payloads = append(payloads, "UNSIGNED-PAYLOAD")
 	}
-	canonical := canonicalRequest(r, sig, payload)
-	scope := strings.Join([]string{sig.date, sig.region, sig.service, "aws4_request"}, "/")
-	toSign := sigAlgorithm + "\n" + sig.amzDate.Format(amzDateFmt) + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
 	k := hmacSHA256([]byte("AWS4"+key.Secret), sig.date)
 	k = hmacSHA256(k, sig.region)
 	k = hmacSHA256(k, sig.service)
 	k = hmacSHA256(k, "aws4_request")
-	want := hex.EncodeToString(hmacSHA256(k, toSign))
-	if !hmac.Equal([]byte(want), []byte(sig.signature)) {
+	scope := strings.Join([]string{sig.date, sig.region, sig.service, "aws4_request"}, "/")
+	matched := false
+	for _, payload := range payloads {
+		canonical := canonicalRequest(r, sig, payload)
+		toSign := sigAlgorithm + "\n" + sig.amzDate.Format(amzDateFmt) + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
+		want := hex.EncodeToString(hmacSHA256(k, toSign))
+		if hmac.Equal([]byte(want), []byte(sig.signature)) {
+			matched = true
+			break
+		}
+	}
+	if !matched {
 		return Caller{}, InvalidSignature.Errorf("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return Caller{AccessKeyID: key.ID, Account: key.Account, Principal: key.Principal, Region: sig.region, Service: sig.service}, nil
@@ -122,6 +133,13 @@ func parseSignature(r *http.Request) (*signature, *Error) {
 			return nil, IncompleteSignature.Errorf("X-Amz-Date %q is not in ISO 8601 basic format.", q.Get("X-Amz-Date"))
 		}
 		s.amzDate, s.presigned = t, true
+		if e := q.Get("X-Amz-Expires"); e != "" {
+			n, err := strconv.Atoi(e)
+			if err != nil || n < 1 || n > 604800 {
+				return nil, IncompleteSignature.Errorf("X-Amz-Expires must be between 1 and 604800 seconds, got %q.", e)
+			}
+			s.expires = time.Duration(n) * time.Second
+		}
 	default:
 		return nil, MissingAuthenticationToken.Errorf("Missing Authentication Token")
 	}

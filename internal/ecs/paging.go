@@ -2,9 +2,10 @@ package ecs
 
 import (
 	"context"
-
 	"encoding/base64"
 	"encoding/json"
+	"strings"
+
 	"github.com/gantry-dev/gantry/internal/state"
 )
 
@@ -36,6 +37,16 @@ func decodeToken(action, token string) (string, error) {
 	return t.After, nil
 }
 
+// checkTokenPrefix refuses a token whose key lies outside the listed prefix:
+// a token of the same action but other parameters (another cluster, another
+// status) would otherwise resume the listing in someone else's records.
+func checkTokenPrefix(action, after, prefix string) error {
+	if after != "" && !strings.HasPrefix(after, prefix) {
+		return InvalidParameter.Errorf("Invalid nextToken: it belongs to a %s request with other parameters; pass it with the same parameters as the request that returned it.", action)
+	}
+	return nil
+}
+
 // pageSize checks maxResults against the bounds of an action and applies its default.
 func pageSize(maxResults *int32, def, max int32) (int, error) {
 	if maxResults == nil {
@@ -55,6 +66,9 @@ func listFiltered(ctx context.Context, st *state.Store, action, prefix, token st
 	keep func(state.Item) (string, bool, error)) ([]string, string, error) {
 	after, err := decodeToken(action, token)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := checkTokenPrefix(action, after, prefix); err != nil {
 		return nil, "", err
 	}
 	out := []string{}

@@ -1,14 +1,250 @@
 package ecs
 
 import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
+	"github.com/gantry-dev/gantry/internal/model"
+	"github.com/gantry-dev/gantry/internal/state"
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
 func (s *Service) tagActions(m awsapi.Model) map[string]awsapi.Handler {
-	return map[string]awsapi.Handler{}
+	return map[string]awsapi.Handler{
+		"TagResource":         awsapi.Action(m, s.TagResource),
+		"UntagResource":       awsapi.Action(m, s.UntagResource),
+		"ListTagsForResource": awsapi.Action(m, s.ListTagsForResource),
+	}
+}
+
+// taggables is every resource type the tagging actions reach, keyed by the
+// resource type of its ARN (arn:aws:ecs:<region>:<account>:<type>/<id>).
+// Making another resource taggable is adding its entry here.
+var taggables = map[string]taggable{
+	"cluster": {
+		locate: locateCluster,
+		tagAccess: recordTags(
+			func(c *model.Cluster) bool { return c.Status != model.ClusterInactive },
+			func(c *model.Cluster) *[]w.Tag { return &c.Tags }),
+	},
+	"task-definition": {
+		locate: locateTaskDefinition,
+		tagAccess: recordTags(
+			func(d *model.TaskDefinition) bool { return d.Def.Status != model.TaskDefinitionDeleteInProgress },
+			func(d *model.TaskDefinition) *[]w.Tag { return &d.Tags }),
+	},
+	"container-instance": {
+		locate: locateInstance,
+		tagAccess: recordTags(
+			func(ci *model.ContainerInstance) bool { return ci.Status != model.InstanceInactive },
+			func(ci *model.ContainerInstance) *[]w.Tag { return &ci.Tags }),
+	},
+}
+
+// notYetTaggable are the resource types ECS can tag that Gantry cannot yet,
+// because it does not store them yet; they get their own message.
+var notYetTaggable = []string{"service", "task", "capacity-provider", "task-set"}
+
+// taggable is how the tagging actions reach the tags of one resource type.
+type taggable struct {
+	// locate turns the resource id of an ARN (what follows "<type>/") into
+	// the key of the record, and the error that says the resource does not
+	// exist. A malformed id is an InvalidParameter error.
+	locate func(id string) (key string, notFound error, err error)
+	tagAccess
+}
+
+// tagAccess reads and rewrites the tags of the record at a key. Both answer
+// notFound when there is no record, or when it is not a live resource.
+type tagAccess struct {
+	get    func(ctx context.Context, st *state.Store, key string, notFound error) ([]w.Tag, error)
+	update func(ctx context.Context, st *state.Store, key string, notFound error, change func([]w.Tag) ([]w.Tag, error)) error
+}
+
+// recordTags is the tagAccess of records of type T: live reports whether a
+// stored record is a resource that exists (not INACTIVE, not being deleted),
+// tags points at its tags. Updates are read-modify-write with a revision
+// check, retried on conflict, so concurrent writers lose nothing.
+func recordTags[T any](live func(*T) bool, tags func(*T) *[]w.Tag) tagAccess {
+	return tagAccess{
+		get: func(ctx context.Context, st *state.Store, key string, notFound error) ([]w.Tag, error) {
+			rec := new(T)
+			_, err := st.Get(ctx, key, rec)
+			if errors.Is(err, state.ErrNotFound) || err == nil && !live(rec) {
+				return nil, notFound
+			}
+			if err != nil {
+				return nil, err
+			}
+			return *tags(rec), nil
+		},
+		update: func(ctx context.Context, st *state.Store, key string, notFound error, change func([]w.Tag) ([]w.Tag, error)) error {
+			_, err := state.Update(ctx, st, key, func(rec *T, found bool) (*T, error) {
+				if !found || !live(rec) {
+					return nil, notFound
+				}
+				next, err := change(*tags(rec))
+				if err != nil {
+					return nil, err
+				}
+				*tags(rec) = next
+				return rec, nil
+			})
+			return err
+		},
+	}
+}
+
+func locateCluster(id string) (string, error, error) {
+	if !validName(id) {
+		return "", nil, InvalidParameter.Errorf("Cluster name %q in the resource ARN is not valid: expected cluster/<name>, the name up to 255 letters, numbers, underscores and hyphens.", id)
+	}
+	return model.ClusterKey(id), errClusterNotFound(id), nil
+}
+
+func locateTaskDefinition(id string) (string, error, error) {
+	family, rev, _ := strings.Cut(id, ":")
+	n, err := strconv.ParseInt(rev, 10, 32)
+	if !validName(family) || err != nil || n < 1 {
+		return "", nil, InvalidParameter.Errorf("%q is not a task definition: the resource ARN must end in task-definition/<family>:<revision>.", id)
+	}
+	return model.TaskDefinitionKey(family, int32(n)), ResourceNotFound.Errorf("The task definition %s does not exist. Register it with RegisterTaskDefinition, or name an existing revision.", id), nil
+}
+
+func locateInstance(id string) (string, error, error) {
+	cluster, inst, _ := strings.Cut(id, "/")
+	if !validName(cluster) || !model.IsID(inst) {
+		return "", nil, InvalidParameter.Errorf("%q is not a container instance: the resource ARN must end in container-instance/<cluster>/<id>, the id 32 hexadecimal characters.", id)
+	}
+	return model.InstanceKey(cluster, inst), ResourceNotFound.Errorf("The container instance %s is not registered in cluster %s.", inst, cluster), nil
+}
+
+// taggedResource is a resource ARN resolved through the taggables table.
+type taggedResource struct {
+	taggable
+	key      string
+	notFound error
+}
+
+// taggedResource resolves a resourceArn of the tagging actions. ARNs that are
+// malformed, of another account or region, or of a type Gantry cannot tag
+// are InvalidParameter errors; existence is checked when the record is read.
+func (sc scope) taggedResource(arn string) (taggedResource, error) {
+	a, err := model.ParseARN(arn)
+	if err != nil || a.Partition != "aws" || a.Service != "ecs" || !strings.Contains(a.Resource, "/") {
+		return taggedResource{}, InvalidParameter.Errorf("%q is not an ECS resource ARN: expected arn:aws:ecs:%s:%s:<resource-type>/<id>.", arn, sc.Region, sc.Account)
+	}
+	if a.Account != sc.Account || a.Region != sc.Region {
+		return taggedResource{}, InvalidParameter.Errorf("The resource %s is in account %s, region %s; this request can only tag resources of account %s in region %s.", arn, a.Account, a.Region, sc.Account, sc.Region)
+	}
+	t, ok := taggables[a.ResourceType()]
+	if !ok {
+		if slices.Contains(notYetTaggable, a.ResourceType()) {
+			return taggedResource{}, InvalidParameter.Errorf("Gantry cannot tag %s resources yet; the taggable resource types are %s.", a.ResourceType(), taggableTypes())
+		}
+		return taggedResource{}, InvalidParameter.Errorf("%q is not a taggable resource type; the taggable resource types are %s.", a.ResourceType(), taggableTypes())
+	}
+	key, notFound, err := t.locate(a.ResourceID())
+	if err != nil {
+		return taggedResource{}, err
+	}
+	return taggedResource{taggable: t, key: key, notFound: notFound}, nil
+}
+
+func taggableTypes() string {
+	var ts []string
+	for t := range taggables {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	return strings.Join(ts, ", ")
+}
+
+// TagResource adds tags to a resource; a tag whose key the resource already
+// has replaces the old value. The resource may carry at most 50 tags after
+// the merge, else LimitExceededException and nothing changes.
+func (s *Service) TagResource(ctx context.Context, in *w.TagResourceRequest) (*w.TagResourceResponse, error) {
+	sc := s.scope(ctx)
+	r, err := sc.taggedResource(in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return nil, err
+	}
+	err = r.update(ctx, sc.st, r.key, r.notFound, func(cur []w.Tag) ([]w.Tag, error) {
+		merged := mergeTags(cur, in.Tags)
+		if len(merged) > maxTags {
+			return nil, LimitExceeded.Errorf("A resource can have at most %d tags: %s has %d, and adding these would make %d. Remove some with UntagResource first.", maxTags, in.ResourceArn, len(cur), len(merged))
+		}
+		return merged, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &w.TagResourceResponse{}, nil
+}
+
+// UntagResource removes the tags of the given keys from a resource. Keys the
+// resource does not have are ignored.
+func (s *Service) UntagResource(ctx context.Context, in *w.UntagResourceRequest) (*w.UntagResourceResponse, error) {
+	sc := s.scope(ctx)
+	r, err := sc.taggedResource(in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.TagKeys) > maxTags {
+		return nil, InvalidParameter.Errorf("At most %d tag keys can be removed at once; %d were given.", maxTags, len(in.TagKeys))
+	}
+	for _, k := range in.TagKeys {
+		if err := validateTagKey(k); err != nil {
+			return nil, err
+		}
+	}
+	err = r.update(ctx, sc.st, r.key, r.notFound, func(cur []w.Tag) ([]w.Tag, error) {
+		out := slices.DeleteFunc(slices.Clone(cur), func(t w.Tag) bool { return slices.Contains(in.TagKeys, t.Key) })
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &w.UntagResourceResponse{}, nil
+}
+
+// ListTagsForResource returns the tags of a resource, in the order they were
+// first added.
+func (s *Service) ListTagsForResource(ctx context.Context, in *w.ListTagsForResourceRequest) (*w.ListTagsForResourceResponse, error) {
+	sc := s.scope(ctx)
+	r, err := sc.taggedResource(in.ResourceArn)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := r.get(ctx, sc.st, r.key, r.notFound)
+	if err != nil {
+		return nil, err
+	}
+	return &w.ListTagsForResourceResponse{Tags: nonNil(tags)}, nil
+}
+
+// mergeTags returns cur with each of changes applied: a known key takes the
+// new value in place, a new key is appended.
+func mergeTags(cur, changes []w.Tag) []w.Tag {
+	out := slices.Clone(cur)
+	for _, ch := range changes {
+		if i := slices.IndexFunc(out, func(t w.Tag) bool { return t.Key == ch.Key }); i >= 0 {
+			out[i].Value = ch.Value
+		} else {
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // maxTags is the most tags a resource can carry.

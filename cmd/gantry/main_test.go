@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+// These tests run the real binary, as a user would.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gantry-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "gantry")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build gantry: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startServer runs `gantry server` and waits until it answers.
+func startServer(t *testing.T, dataDir, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "server", "--listen", addr, "--data-dir", dataDir, "--access-key", "AKIDDUR:secret", "--log-level", "warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return cmd
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("gantry server on %s did not come up", addr)
+	return nil
+}
+
+func client(addr string) *ecs.Client {
+	return ecs.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDDUR", "secret", ""),
+		BaseEndpoint: aws.String("http://" + addr),
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	})
+}
+
+// TestAcknowledgedWritesSurviveKill9 kills the server with SIGKILL right after
+// each acknowledged write and checks that the write is there after a restart.
+func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	for round := range 3 {
+		addr := freeAddr(t)
+		cmd := startServer(t, dataDir, addr)
+		c := client(addr)
+		// Everything written in earlier rounds is there.
+		l, err := c.ListClusters(ctx, &ecs.ListClustersInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.ClusterArns) != round {
+			t.Fatalf("round %d: %d clusters survived, want %d: %v", round, len(l.ClusterArns), round, l.ClusterArns)
+		}
+		_, err = c.CreateCluster(ctx, &ecs.CreateClusterInput{
+			ClusterName: aws.String(fmt.Sprintf("durable-%d", round)),
+			Tags:        []types.Tag{{Key: aws.String("round"), Value: aws.String(fmt.Sprint(round))}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	addr := freeAddr(t)
+	startServer(t, dataDir, addr)
+	d, err := client(addr).DescribeClusters(ctx, &ecs.DescribeClustersInput{
+		Clusters: []string{"durable-0", "durable-1", "durable-2"}, Include: []types.ClusterField{types.ClusterFieldTags},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Clusters) != 3 || len(d.Failures) != 0 {
+		t.Fatalf("after kill -9: %d clusters, failures %v", len(d.Clusters), d.Failures)
+	}
+	for i, cl := range d.Clusters {
+		if len(cl.Tags) != 1 || aws.ToString(cl.Tags[0].Value) != fmt.Sprint(i) {
+			t.Fatalf("cluster %s lost its tags: %v", aws.ToString(cl.ClusterName), cl.Tags)
+		}
+	}
+}
+
+func TestDevPrintsExportsAndAcceptsTestKey(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := exec.Command(binary, "dev", "--listen", addr, "--data-dir", t.TempDir())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	sc := bufio.NewScanner(out)
+	var printed []string
+	for sc.Scan() {
+		printed = append(printed, sc.Text())
+		if strings.Contains(sc.Text(), "Ctrl-C") {
+			break
+		}
+	}
+	text := strings.Join(printed, "\n")
+	for _, want := range []string{"export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test", "--endpoint-url http://" + addr} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("gantry dev output lacks %q:\n%s", want, text)
+		}
+	}
+	c := ecs.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String("http://" + addr),
+	})
+	if _, err := c.CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String("demo")}); err != nil {
+		t.Fatalf("dev refused the test/test key: %v", err)
+	}
+}
+
+func TestServerRefusesToStartWithoutKeys(t *testing.T) {
+	cmd := exec.Command(binary, "server", "--listen", freeAddr(t), "--data-dir", t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--access-key") {
+		t.Fatalf("server without keys: err %v, output %s", err, out)
+	}
+}
