@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -63,10 +64,7 @@ func verify(r *http.Request, body []byte, keys Keys, now time.Time) (Caller, *Er
 	} else if sig.presigned {
 		payloads = append(payloads, "UNSIGNED-PAYLOAD")
 	}
-	k := hmacSHA256([]byte("AWS4"+key.Secret), sig.date)
-	k = hmacSHA256(k, sig.region)
-	k = hmacSHA256(k, sig.service)
-	k = hmacSHA256(k, "aws4_request")
+	k := signingKey(key.Secret, sig.date, sig.region, sig.service)
 	scope := strings.Join([]string{sig.date, sig.region, sig.service, "aws4_request"}, "/")
 	matched := false
 	for _, payload := range payloads {
@@ -258,4 +256,29 @@ func hmacSHA256(key []byte, data string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(data))
 	return m.Sum(nil)
+}
+
+// signingKeys caches derived signing keys: they change once a day per
+// secret, region and service, and deriving one costs four HMACs.
+var signingKeys struct {
+	sync.Mutex
+	m map[string][]byte
+}
+
+func signingKey(secret, date, region, service string) []byte {
+	id := secret + "\x00" + date + "\x00" + region + "\x00" + service
+	signingKeys.Lock()
+	defer signingKeys.Unlock()
+	if k, ok := signingKeys.m[id]; ok {
+		return k
+	}
+	if signingKeys.m == nil || len(signingKeys.m) > 1024 {
+		signingKeys.m = map[string][]byte{}
+	}
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	k = hmacSHA256(k, "aws4_request")
+	signingKeys.m[id] = k
+	return k
 }

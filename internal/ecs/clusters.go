@@ -104,14 +104,15 @@ func (s *Service) DescribeClusters(ctx context.Context, in *w.DescribeClustersRe
 			out.Failures = append(out.Failures, w.Failure{Arn: arn, Reason: "MISSING"})
 			continue
 		}
-		var c model.Cluster
-		if _, err := sc.st.Get(ctx, model.ClusterKey(name), &c); errors.Is(err, state.ErrNotFound) {
-			out.Failures = append(out.Failures, w.Failure{Arn: sc.arn("cluster/" + name), Reason: "MISSING"})
-			continue
-		} else if err != nil {
+		c, _, n, found, err := readCluster(ctx, sc.st, name)
+		if err != nil {
 			return nil, err
 		}
-		desc := s.withCounts(ctx, sc, &c)
+		if !found {
+			out.Failures = append(out.Failures, w.Failure{Arn: sc.arn("cluster/" + name), Reason: "MISSING"})
+			continue
+		}
+		desc := describe(&c, n)
 		if !slices.Contains(in.Include, "SETTINGS") {
 			desc.Settings = nil
 		}
@@ -216,17 +217,12 @@ func (s *Service) DeleteCluster(ctx context.Context, in *w.DeleteClusterRequest)
 		return nil, err
 	}
 	for {
-		var c model.Cluster
-		rev, err := sc.st.Get(ctx, model.ClusterKey(name), &c)
-		if errors.Is(err, state.ErrNotFound) || err == nil && c.Status == model.ClusterInactive {
+		c, rev, counts, found, err := readCluster(ctx, sc.st, name)
+		if err != nil {
+			return nil, err
+		}
+		if !found || c.Status == model.ClusterInactive {
 			return nil, errClusterNotFound(name)
-		}
-		if err != nil {
-			return nil, err
-		}
-		counts, err := countClusterContents(ctx, sc.st, name)
-		if err != nil {
-			return nil, err
 		}
 		switch {
 		case counts.instances > 0:
@@ -279,65 +275,63 @@ type clusterCounts struct {
 	revision                         int64
 }
 
-// countClusterContents counts a cluster's registered instances, its tasks by
-// status and its services by status, at one revision of the store.
-func countClusterContents(ctx context.Context, st *state.Store, cluster string) (clusterCounts, error) {
-	var c clusterCounts
-	inst, err := st.ListAll(ctx, model.InstancesPrefix(cluster))
+// readCluster reads a cluster record and counts its registered instances,
+// its tasks by status and its services by status, all at one revision in one
+// round trip. found is false when there is no record.
+func readCluster(ctx context.Context, st *state.Store, name string) (c model.Cluster, rev int64, n clusterCounts, found bool, err error) {
+	pages, err := st.ReadAll(ctx,
+		state.Read{Key: model.ClusterKey(name)},
+		state.Read{Key: model.InstancesPrefix(name), Prefix: true, CountOnly: true},
+		state.Read{Key: model.TasksPrefix(name), Prefix: true},
+		state.Read{Key: model.ServicesPrefix(name), Prefix: true},
+	)
 	if err != nil {
-		return c, err
+		return c, 0, n, false, err
 	}
-	c.instances, c.revision = int32(len(inst.Items)), inst.Revision
-	tasks, err := st.ListAll(ctx, model.TasksPrefix(cluster))
-	if err != nil {
-		return c, err
+	n.revision = pages[0].Revision
+	if len(pages[0].Items) == 0 {
+		return c, 0, n, false, nil
 	}
-	for _, it := range tasks.Items {
+	if err := pages[0].Items[0].Decode(&c); err != nil {
+		return c, 0, n, false, err
+	}
+	n.instances = int32(pages[1].Count)
+	for _, it := range pages[2].Items {
 		var t struct {
 			LastStatus string `json:"lastStatus"`
 		}
 		if err := it.Decode(&t); err != nil {
-			return c, err
+			return c, 0, n, false, err
 		}
 		switch t.LastStatus {
 		case "RUNNING":
-			c.runningTasks++
+			n.runningTasks++
 		case "STOPPED", "DELETED":
 		default:
-			c.pendingTasks++
+			n.pendingTasks++
 		}
 	}
-	svcs, err := st.ListAll(ctx, model.ServicesPrefix(cluster))
-	if err != nil {
-		return c, err
-	}
-	for _, it := range svcs.Items {
+	for _, it := range pages[3].Items {
 		var sv struct {
 			Status string `json:"status"`
 		}
 		if err := it.Decode(&sv); err != nil {
-			return c, err
+			return c, 0, n, false, err
 		}
 		switch sv.Status {
 		case "ACTIVE":
-			c.activeServices++
+			n.activeServices++
 		case "DRAINING":
-			c.drainingServices++
+			n.drainingServices++
 		}
 	}
-	c.revision = max(c.revision, tasks.Revision, svcs.Revision)
-	return c, nil
+	return c, pages[0].Items[0].Revision, n, true, nil
 }
 
-// withCounts fills in a cluster's counts and statistics.
-func (s *Service) withCounts(ctx context.Context, sc scope, c *model.Cluster) *w.Cluster {
+// describe returns the wire form of a cluster with its counts and statistics.
+func describe(c *model.Cluster, n clusterCounts) *w.Cluster {
 	out := *c
 	if out.Status == model.ClusterInactive {
-		return &out
-	}
-	n, err := countClusterContents(ctx, sc.st, c.ClusterName)
-	if err != nil {
-		s.log.Warn("count cluster contents", "cluster", c.ClusterName, "err", err)
 		return &out
 	}
 	out.RegisteredContainerInstancesCount = n.instances
@@ -353,6 +347,15 @@ func (s *Service) withCounts(ctx context.Context, sc scope, c *model.Cluster) *w
 		stat("drainingEC2ServiceCount", n.drainingServices), stat("drainingFargateServiceCount", 0),
 	}
 	return &out
+}
+
+// withCounts re-reads a cluster just written and describes it with its counts.
+func (s *Service) withCounts(ctx context.Context, sc scope, c *model.Cluster) *w.Cluster {
+	_, _, n, _, err := readCluster(ctx, sc.st, c.ClusterName)
+	if err != nil {
+		s.log.Warn("count cluster contents", "cluster", c.ClusterName, "err", err)
+	}
+	return describe(c, n)
 }
 
 func defaultClusterSettings() []w.ClusterSetting {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/gantry-dev/gantry/internal/server"
+	"github.com/gantry-dev/gantry/internal/state"
 )
 
 // Key is the access key pair test servers accept.
@@ -80,6 +81,9 @@ func Start() (*Env, error) {
 	}
 	return &Env{Server: s, URL: s.URL(), dir: dir}, nil
 }
+
+// Store is the server's state store (for benchmarks beside the API).
+func (e *Env) Store() *state.Store { return e.Server.Store() }
 
 // Close stops the server and removes its data.
 func (e *Env) Close() {

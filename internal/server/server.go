@@ -84,6 +84,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // URL is the endpoint URL clients use.
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
+// Store is the server's state store.
+func (s *Server) Store() *state.Store { return s.store }
+
 // Wait blocks until the server stops serving.
 func (s *Server) Wait() error { return <-s.done }
 

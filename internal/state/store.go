@@ -80,6 +80,8 @@ type Page struct {
 	More bool
 	// Revision is the store revision the page was read at.
 	Revision int64
+	// Count is the number of keys in the range (set by ReadAll).
+	Count int64
 }
 
 // List returns up to limit records whose keys start with prefix and sort
@@ -208,4 +210,43 @@ func Update[T any](ctx context.Context, s *Store, key string, fn func(cur *T, fo
 		}
 		return next, nil
 	}
+}
+
+// Read is one range of a multi-range read: a single key, or every key under
+// a prefix (optionally counted rather than returned).
+type Read struct {
+	Key       string
+	Prefix    bool
+	CountOnly bool
+}
+
+// ReadAll performs several reads at one revision, in one round trip. Each
+// Page holds the items of one Read (a missing key gives an empty page), or
+// only Count for a CountOnly read.
+func (s *Store) ReadAll(ctx context.Context, reads ...Read) ([]Page, error) {
+	ops := make([]clientv3.Op, len(reads))
+	for i, r := range reads {
+		var opts []clientv3.OpOption
+		if r.Prefix {
+			opts = append(opts, clientv3.WithPrefix())
+		}
+		if r.CountOnly {
+			opts = append(opts, clientv3.WithCountOnly())
+		}
+		ops[i] = clientv3.OpGet(s.key(r.Key), opts...)
+	}
+	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("state: read: %w", err)
+	}
+	pages := make([]Page, len(reads))
+	for i, r := range resp.Responses {
+		rr := r.GetResponseRange()
+		p := Page{Revision: resp.Header.Revision, Count: rr.Count, More: rr.More}
+		for _, kv := range rr.Kvs {
+			p.Items = append(p.Items, Item{Key: strings.TrimPrefix(string(kv.Key), s.prefix+"/"), Value: kv.Value, Revision: kv.ModRevision})
+		}
+		pages[i] = p
+	}
+	return pages, nil
 }

@@ -198,3 +198,19 @@ func TestSubIsolates(t *testing.T) {
 		t.Fatalf("sub stores share keys")
 	}
 }
+
+func TestReadAll(t *testing.T) {
+	ctx := context.Background()
+	s := storeFor(t)
+	s.Txn().Put("one", rec{N: 1}).Put("many/a", rec{N: 2}).Put("many/b", rec{N: 3}).Commit(ctx)
+	pages, err := s.ReadAll(ctx, Read{Key: "one"}, Read{Key: "many/", Prefix: true}, Read{Key: "many/", Prefix: true, CountOnly: true}, Read{Key: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pages[0].Items) != 1 || len(pages[1].Items) != 2 || pages[2].Count != 2 || len(pages[2].Items) != 0 || len(pages[3].Items) != 0 {
+		t.Fatalf("pages = %+v", pages)
+	}
+	if pages[0].Revision != pages[1].Revision {
+		t.Fatalf("reads at different revisions")
+	}
+}
