@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/gantry-dev/gantry/internal/wire"
@@ -51,11 +52,36 @@ func violationMessage(v []wire.Violation) string {
 func serializationError(err error) *Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return Serialization.Errorf("Expected %s for member '%s', got a JSON %s.", te.Type.String(), te.Field, te.Value)
+		return Serialization.Errorf("Expected a %s for member '%s', got a JSON %s.", jsonKind(te.Type), te.Field, te.Value)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return Serialization.Errorf("The request body is not valid JSON (at byte %d): %v.", se.Offset, se)
 	}
 	return Serialization.Errorf("The request body could not be read: %v.", err)
+}
+
+// jsonKind names the JSON kind a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "base64 string"
+		}
+		return "list"
+	case reflect.Map, reflect.Struct:
+		return "structure"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return t.String()
 }

@@ -1,0 +1,122 @@
+package ecs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	gt "github.com/gantry-dev/gantry/internal/gantrytest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files with the responses the server gives now")
+
+// A golden file, testdata/golden/<Action>/<case>.json, is a list of steps:
+// raw JSON requests and the exact responses (status and body) the server must
+// give, after volatile values are replaced (the region by REGION, ids by ID,
+// timestamps by TIME). Each file runs in a fresh region. `go test -run Golden
+// -update` refreshes them; review the diff before committing.
+type step struct {
+	Action   string          `json:"action"`
+	Request  json.RawMessage `json:"request"`
+	Status   int             `json:"status"`
+	Response json.RawMessage `json:"response"`
+}
+
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/golden/*/*.json")
+	if len(files) == 0 {
+		t.Fatal("no golden files")
+	}
+	env := gt.Shared(t)
+	for _, f := range files {
+		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var steps []step
+			if err := json.Unmarshal(raw, &steps); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			region := gt.NewRegion()
+			for i := range steps {
+				st := &steps[i]
+				status, body := signedCall(t, env.URL, region, st.Action, st.Request)
+				got := normalize(body, region)
+				if *update {
+					st.Status, st.Response = status, got
+					continue
+				}
+				if status != st.Status || !jsonEqual(got, st.Response) {
+					t.Fatalf("step %d (%s): got %d %s\nwant %d %s", i, st.Action, status, got, st.Status, st.Response)
+				}
+			}
+			if *update {
+				out, _ := json.MarshalIndent(steps, "", "  ")
+				if err := os.WriteFile(f, append(out, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func signedCall(t *testing.T, url, region, action string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "AmazonEC2ContainerServiceV20141113."+action)
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: gt.KeyID, SecretAccessKey: gt.KeySecret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "ecs", region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+var (
+	hexID     = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+	timeField = regexp.MustCompile(`"(registeredAt|deregisteredAt|createdAt|updatedAt|startedAt|stoppedAt|pushedAt)":\s*[0-9.]+`)
+)
+
+func normalize(body []byte, region string) json.RawMessage {
+	s := bytes.ReplaceAll(body, []byte(region), []byte("REGION"))
+	s = hexID.ReplaceAll(s, []byte("ID"))
+	s = timeField.ReplaceAll(s, []byte(`"$1":"TIME"`))
+	var v any
+	if err := json.Unmarshal(s, &v); err != nil {
+		return json.RawMessage(s)
+	}
+	out, _ := json.Marshal(v)
+	return out
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
