@@ -12,10 +12,15 @@ type TaskDefinition struct {
 	Tags []ecswire.Tag          `json:"tags,omitempty"`
 }
 
-// Family is the stored record of a task definition family.
+// Family is the stored record of a task definition family. It outlives its
+// revisions, so revision numbers are never reused.
 type Family struct {
 	Name         string `json:"name"`
 	LastRevision int32  `json:"lastRevision"`
+	// Active counts the family's ACTIVE revisions and Revisions those not
+	// deleted; they change in the same transaction as the revision they count.
+	Active    int32 `json:"active"`
+	Revisions int32 `json:"revisions"`
 }
 
 // ContainerInstance is the stored record of a container instance.
