@@ -52,17 +52,24 @@ var notYetTaggable = []string{"service", "task", "capacity-provider", "task-set"
 // taggable is how the tagging actions reach the tags of one resource type.
 type taggable struct {
 	// locate turns the resource id of an ARN (what follows "<type>/") into
-	// the key of the record, and the error that says the resource does not
-	// exist. A malformed id is an InvalidParameter error.
-	locate func(id string) (key string, notFound error, err error)
+	// where its record is; a malformed id is an InvalidParameter error.
+	locate func(id string) (location, error)
 	tagAccess
 }
 
-// tagAccess reads and rewrites the tags of the record at a key. Both answer
-// notFound when there is no record, or when it is not a live resource.
+// location is where the record of a resource is: its key, and the error
+// that answers a request about it when it does not exist.
+type location struct {
+	key      string
+	notFound error
+}
+
+// tagAccess reads and rewrites the tags of the record at a location. Both
+// answer its notFound error when there is no record, or when it is not a
+// live resource.
 type tagAccess struct {
-	get    func(ctx context.Context, st *state.Store, key string, notFound error) ([]w.Tag, error)
-	update func(ctx context.Context, st *state.Store, key string, notFound error, change func([]w.Tag) ([]w.Tag, error)) error
+	get    func(ctx context.Context, st *state.Store, at location) ([]w.Tag, error)
+	update func(ctx context.Context, st *state.Store, at location, change func([]w.Tag) ([]w.Tag, error)) error
 }
 
 // recordTags is the tagAccess of records of type T: live reports whether a
@@ -71,21 +78,21 @@ type tagAccess struct {
 // check, retried on conflict, so concurrent writers lose nothing.
 func recordTags[T any](live func(*T) bool, tags func(*T) *[]w.Tag) tagAccess {
 	return tagAccess{
-		get: func(ctx context.Context, st *state.Store, key string, notFound error) ([]w.Tag, error) {
+		get: func(ctx context.Context, st *state.Store, at location) ([]w.Tag, error) {
 			rec := new(T)
-			_, err := st.Get(ctx, key, rec)
+			_, err := st.Get(ctx, at.key, rec)
 			if errors.Is(err, state.ErrNotFound) || err == nil && !live(rec) {
-				return nil, notFound
+				return nil, at.notFound
 			}
 			if err != nil {
 				return nil, err
 			}
 			return *tags(rec), nil
 		},
-		update: func(ctx context.Context, st *state.Store, key string, notFound error, change func([]w.Tag) ([]w.Tag, error)) error {
-			_, err := state.Update(ctx, st, key, func(rec *T, found bool) (*T, error) {
+		update: func(ctx context.Context, st *state.Store, at location, change func([]w.Tag) ([]w.Tag, error)) error {
+			_, err := state.Update(ctx, st, at.key, func(rec *T, found bool) (*T, error) {
 				if !found || !live(rec) {
-					return nil, notFound
+					return nil, at.notFound
 				}
 				next, err := change(*tags(rec))
 				if err != nil {
@@ -99,35 +106,36 @@ func recordTags[T any](live func(*T) bool, tags func(*T) *[]w.Tag) tagAccess {
 	}
 }
 
-func locateCluster(id string) (string, error, error) {
+func locateCluster(id string) (location, error) {
 	if !validName(id) {
-		return "", nil, InvalidParameter.Errorf("Cluster name %q in the resource ARN is not valid: expected cluster/<name>, the name up to 255 letters, numbers, underscores and hyphens.", id)
+		return location{}, InvalidParameter.Errorf("Cluster name %q in the resource ARN is not valid: expected cluster/<name>, the name up to 255 letters, numbers, underscores and hyphens.", id)
 	}
-	return model.ClusterKey(id), errClusterNotFound(id), nil
+	return location{model.ClusterKey(id), errClusterNotFound(id)}, nil
 }
 
-func locateTaskDefinition(id string) (string, error, error) {
+func locateTaskDefinition(id string) (location, error) {
 	family, rev, _ := strings.Cut(id, ":")
 	n, err := strconv.ParseInt(rev, 10, 32)
 	if !validName(family) || err != nil || n < 1 {
-		return "", nil, InvalidParameter.Errorf("%q is not a task definition: the resource ARN must end in task-definition/<family>:<revision>.", id)
+		return location{}, InvalidParameter.Errorf("%q is not a task definition: the resource ARN must end in task-definition/<family>:<revision>.", id)
 	}
-	return model.TaskDefinitionKey(family, int32(n)), ResourceNotFound.Errorf("The task definition %s does not exist. Register it with RegisterTaskDefinition, or name an existing revision.", id), nil
+	return location{model.TaskDefinitionKey(family, int32(n)),
+		ResourceNotFound.Errorf("The task definition %s does not exist. Register it with RegisterTaskDefinition, or name an existing revision.", id)}, nil
 }
 
-func locateInstance(id string) (string, error, error) {
+func locateInstance(id string) (location, error) {
 	cluster, inst, _ := strings.Cut(id, "/")
 	if !validName(cluster) || !model.IsID(inst) {
-		return "", nil, InvalidParameter.Errorf("%q is not a container instance: the resource ARN must end in container-instance/<cluster>/<id>, the id 32 hexadecimal characters.", id)
+		return location{}, InvalidParameter.Errorf("%q is not a container instance: the resource ARN must end in container-instance/<cluster>/<id>, the id 32 hexadecimal characters.", id)
 	}
-	return model.InstanceKey(cluster, inst), ResourceNotFound.Errorf("The container instance %s is not registered in cluster %s.", inst, cluster), nil
+	return location{model.InstanceKey(cluster, inst),
+		ResourceNotFound.Errorf("The container instance %s is not registered in cluster %s.", inst, cluster)}, nil
 }
 
 // taggedResource is a resource ARN resolved through the taggables table.
 type taggedResource struct {
 	taggable
-	key      string
-	notFound error
+	location
 }
 
 // taggedResource resolves a resourceArn of the tagging actions. ARNs that are
@@ -148,11 +156,11 @@ func (sc scope) taggedResource(arn string) (taggedResource, error) {
 		}
 		return taggedResource{}, InvalidParameter.Errorf("%q is not a taggable resource type; the taggable resource types are %s.", a.ResourceType(), taggableTypes())
 	}
-	key, notFound, err := t.locate(a.ResourceID())
+	loc, err := t.locate(a.ResourceID())
 	if err != nil {
 		return taggedResource{}, err
 	}
-	return taggedResource{taggable: t, key: key, notFound: notFound}, nil
+	return taggedResource{t, loc}, nil
 }
 
 func taggableTypes() string {
@@ -176,7 +184,7 @@ func (s *Service) TagResource(ctx context.Context, in *w.TagResourceRequest) (*w
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	err = r.update(ctx, sc.st, r.key, r.notFound, func(cur []w.Tag) ([]w.Tag, error) {
+	err = r.update(ctx, sc.st, r.location, func(cur []w.Tag) ([]w.Tag, error) {
 		merged := mergeTags(cur, in.Tags)
 		if len(merged) > maxTags {
 			return nil, LimitExceeded.Errorf("A resource can have at most %d tags: %s has %d, and adding these would make %d. Remove some with UntagResource first.", maxTags, in.ResourceArn, len(cur), len(merged))
@@ -205,7 +213,7 @@ func (s *Service) UntagResource(ctx context.Context, in *w.UntagResourceRequest)
 			return nil, err
 		}
 	}
-	err = r.update(ctx, sc.st, r.key, r.notFound, func(cur []w.Tag) ([]w.Tag, error) {
+	err = r.update(ctx, sc.st, r.location, func(cur []w.Tag) ([]w.Tag, error) {
 		out := slices.DeleteFunc(slices.Clone(cur), func(t w.Tag) bool { return slices.Contains(in.TagKeys, t.Key) })
 		if len(out) == 0 {
 			return nil, nil
@@ -226,7 +234,7 @@ func (s *Service) ListTagsForResource(ctx context.Context, in *w.ListTagsForReso
 	if err != nil {
 		return nil, err
 	}
-	tags, err := r.get(ctx, sc.st, r.key, r.notFound)
+	tags, err := r.get(ctx, sc.st, r.location)
 	if err != nil {
 		return nil, err
 	}
