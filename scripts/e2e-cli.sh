@@ -54,7 +54,56 @@ suite() {
 	for i in 1 2 3 4 5; do aws_ ecs create-cluster --cluster-name "page-$i" >/dev/null; done
 	expect_eq "list-clusters paginates" "6" "$(aws_ ecs list-clusters --page-size 2 --query 'length(clusterArns)' | awk '{s+=$1} END {print s}')"
 
-	[ "$(type -t suite_more)" = function ] && suite_more
+	# Task definitions.
+	local td=scripts/testdata/web-taskdef.json
+	expect_eq "register-task-definition" "1" "$(aws_ ecs register-task-definition --cli-input-json file://$td --query taskDefinition.revision)"
+	expect_eq "register again: revision 2" "2" "$(aws_ ecs register-task-definition --cli-input-json file://$td --query taskDefinition.revision)"
+	expect_eq "cpu string normalised" "256" "$(aws_ ecs describe-task-definition --task-definition e2e-web --query taskDefinition.cpu)"
+	expect_eq "family alone is the latest" "2" "$(aws_ ecs describe-task-definition --task-definition e2e-web --query taskDefinition.revision)"
+	expect_eq "fields round-trip" "HEALTHY 2048 10m" "$(aws_ ecs describe-task-definition --task-definition e2e-web:1 --query 'taskDefinition.[containerDefinitions[1].dependsOn[0].condition, containerDefinitions[0].ulimits[0].hardLimit, containerDefinitions[0].logConfiguration.options."max-size"]' | xargs)"
+	expect_eq "describe tags" "web" "$(aws_ ecs describe-task-definition --task-definition e2e-web:1 --include TAGS --query 'tags[0].value')"
+	expect_eq "list-task-definitions" "2" "$(aws_ ecs list-task-definitions --family-prefix e2e-web --query 'length(taskDefinitionArns)')"
+	expect_eq "list-task-definition-families" "e2e-web" "$(aws_ ecs list-task-definition-families --family-prefix e2e --query 'families[0]')"
+	expect_eq "deregister-task-definition" "INACTIVE" "$(aws_ ecs deregister-task-definition --task-definition e2e-web:1 --query taskDefinition.status)"
+	expect_eq "list INACTIVE" "arn:aws:ecs:$REGION:000000000000:task-definition/e2e-web:1" "$(aws_ ecs list-task-definitions --status INACTIVE --query 'taskDefinitionArns[0]')"
+	if has_command delete-task-definitions; then
+		expect_eq "delete-task-definitions" "DELETE_IN_PROGRESS" "$(aws_ ecs delete-task-definitions --task-definitions e2e-web:1 --query 'taskDefinitions[0].status')"
+		expect_eq "revision never reused" "3" "$(aws_ ecs register-task-definition --cli-input-json file://$td --query taskDefinition.revision)"
+	fi
+	expect_error "describe unknown task definition" ClientException -- ecs describe-task-definition --task-definition nope:1
+	expect_error "no essential container" ClientException -- ecs register-task-definition --family bad \
+		--container-definitions '[{"name":"a","image":"x","memory":64,"essential":false}]'
+	expect_error "Fargate size not in the table" ClientException -- ecs register-task-definition --family bad \
+		--requires-compatibilities FARGATE --network-mode awsvpc --cpu 256 --memory 4096 \
+		--container-definitions '[{"name":"a","image":"x"}]'
+
+	# Container instances and attributes (as the agent registers them).
+	local ci
+	ci=$(aws_ ecs register-container-instance --cluster $c --total-resources name=CPU,type=INTEGER,integerValue=2048 name=MEMORY,type=INTEGER,integerValue=4096 \
+		--attributes name=ecs.os-type,value=linux name=stack,value=prod --query containerInstance.containerInstanceArn)
+	expect_eq "register-container-instance" "ACTIVE" "$(aws_ ecs describe-container-instances --cluster $c --container-instances "$ci" --query 'containerInstances[0].status')"
+	expect_eq "list-container-instances" "$ci" "$(aws_ ecs list-container-instances --cluster $c --query 'containerInstanceArns[0]')"
+	expect_eq "put-attributes" "color" "$(aws_ ecs put-attributes --cluster $c --attributes name=color,value=blue,targetId="$ci" --query 'attributes[0].name')"
+	expect_eq "list-attributes" "blue" "$(aws_ ecs list-attributes --cluster $c --target-type container-instance --attribute-name color --query 'attributes[0].value')"
+	expect_eq "drain" "DRAINING" "$(aws_ ecs update-container-instances-state --cluster $c --container-instances "$ci" --status DRAINING --query 'containerInstances[0].status')"
+	expect_error "delete cluster with an instance" ClusterContainsContainerInstancesException -- ecs delete-cluster --cluster $c
+	expect_error "put-attributes on unknown target" TargetNotFoundException -- ecs put-attributes --cluster $c --attributes name=color,value=red,targetType=container-instance,targetId=0123456789abcdef0123456789abcdef
+	expect_eq "deregister-container-instance" "INACTIVE" "$(aws_ ecs deregister-container-instance --cluster $c --container-instance "$ci" --force --query containerInstance.status)"
+
+	# Tags.
+	local carn="arn:aws:ecs:$REGION:000000000000:cluster/$c"
+	aws_ ecs tag-resource --resource-arn "$carn" --tags key=owner,value=ops >/dev/null
+	expect_eq "tag-resource" "env owner" "$(aws_ ecs list-tags-for-resource --resource-arn "$carn" --query 'tags[].key' | xargs)"
+	aws_ ecs untag-resource --resource-arn "$carn" --tag-keys env >/dev/null
+	expect_eq "untag-resource" "owner" "$(aws_ ecs list-tags-for-resource --resource-arn "$carn" --query 'tags[].key' | xargs)"
+	expect_error "aws: tag prefix" InvalidParameterException -- ecs tag-resource --resource-arn "$carn" --tags key=aws:x,value=y
+
+	# Account settings.
+	expect_eq "put-account-setting" "enabled" "$(aws_ ecs put-account-setting --name containerInsights --value enabled --query setting.value)"
+	expect_eq "list-account-settings effective" "enabled" "$(aws_ ecs list-account-settings --name containerInsights --effective-settings --query 'settings[0].value')"
+	aws_ ecs delete-account-setting --name containerInsights >/dev/null
+	expect_eq "delete-account-setting falls back" "disabled" "$(aws_ ecs list-account-settings --name containerInsights --effective-settings --query 'settings[0].value')"
+	expect_error "bad setting value" InvalidParameterException -- ecs put-account-setting --name containerInsights --value sometimes
 
 	# Delete.
 	expect_eq "delete-cluster" "INACTIVE" "$(aws_ ecs delete-cluster --cluster $c --query cluster.status)"
