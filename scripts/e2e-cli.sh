@@ -19,7 +19,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 EP=http://127.0.0.1:$port
 "$BIN" server --listen 127.0.0.1:$port --data-dir "$work/data" --access-key AKIDE2E:e2e-secret --log-level warn 2>"$work/server.log" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
 for _ in $(seq 1 300); do curl -fs "$EP/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 
 passed=0 failed=0
@@ -125,4 +126,4 @@ for CLI in "${clis[@]}"; do
 done
 
 echo "e2e-cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] || exit 1
