@@ -332,16 +332,14 @@ func TestTaskDefinitionRoundTrip(t *testing.T) {
 		NetworkMode:          types.NetworkModeAwsvpc,
 		ProxyConfiguration: &types.ProxyConfiguration{Type: types.ProxyConfigurationTypeAppmesh, ContainerName: aws.String("envoy"),
 			Properties: []types.KeyValuePair{{Name: aws.String("ProxyIngressPort"), Value: aws.String("15000")}}},
-		EphemeralStorage:      &types.EphemeralStorage{SizeInGiB: 30},
-		InferenceAccelerators: []types.InferenceAccelerator{{DeviceName: aws.String("dev1"), DeviceType: aws.String("eia2.medium")}},
-		Volumes:               []types.Volume{{Name: aws.String("efs"), EfsVolumeConfiguration: &types.EFSVolumeConfiguration{FileSystemId: aws.String("fs-1234"), RootDirectory: aws.String("/"), TransitEncryption: types.EFSTransitEncryptionEnabled}}},
+		EphemeralStorage: &types.EphemeralStorage{SizeInGiB: 30},
+		Volumes:          []types.Volume{{Name: aws.String("efs"), EfsVolumeConfiguration: &types.EFSVolumeConfiguration{FileSystemId: aws.String("fs-1234"), RootDirectory: aws.String("/"), TransitEncryption: types.EFSTransitEncryptionEnabled}}},
 	}
 	reg2 := gt.Must(c.RegisterTaskDefinition(ctx, in2))(t).TaskDefinition
 	got2 := gt.Must(c.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: reg2.TaskDefinitionArn}))(t).TaskDefinition
 	tdSameJSON(t, "awsvpc containerDefinitions", in2.ContainerDefinitions, got2.ContainerDefinitions)
 	tdSameJSON(t, "proxyConfiguration", in2.ProxyConfiguration, got2.ProxyConfiguration)
 	tdSameJSON(t, "ephemeralStorage", in2.EphemeralStorage, got2.EphemeralStorage)
-	tdSameJSON(t, "inferenceAccelerators", in2.InferenceAccelerators, got2.InferenceAccelerators)
 	tdSameJSON(t, "efs volume", in2.Volumes, got2.Volumes)
 	if fmt.Sprint(got2.Compatibilities) != "[EC2]" {
 		t.Fatalf("awsvpc without task size: compatibilities = %v", got2.Compatibilities)
