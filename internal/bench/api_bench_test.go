@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	gt "github.com/gantry-dev/gantry/internal/gantrytest"
-	"github.com/gantry-dev/gantry/internal/state"
 )
 
 func TestMain(m *testing.M) { gt.Main(m) }
@@ -44,9 +43,9 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// runParallel calls fn b.N times from `workers` goroutines, each with its
-// own client, and reports throughput and latency quantiles.
-func runParallel(b *testing.B, workers int, fn func(c *ecs.Client, i int64) error, c *ecs.Client) {
+// runParallel calls fn b.N times (with i = 1..b.N) from `workers`
+// goroutines, and reports throughput and latency quantiles.
+func runParallel(b *testing.B, workers int, fn func(i int64) error) {
 	var next atomic.Int64
 	var lat latencies
 	var wg sync.WaitGroup
@@ -63,7 +62,7 @@ func runParallel(b *testing.B, workers int, fn func(c *ecs.Client, i int64) erro
 					break
 				}
 				t0 := time.Now()
-				if err := fn(c, i); err != nil {
+				if err := fn(i); err != nil {
 					b.Error(err)
 					return
 				}
@@ -95,10 +94,10 @@ func BenchmarkDescribeClusters(b *testing.B) {
 		b.Fatal(err)
 	}
 	in := &ecs.DescribeClustersInput{Clusters: []string{"bench"}}
-	runParallel(b, workers(), func(c *ecs.Client, _ int64) error {
+	runParallel(b, workers(), func(int64) error {
 		_, err := c.DescribeClusters(ctx, in)
 		return err
-	}, c)
+	})
 }
 
 // BenchmarkRegisterTaskDefinition: signed writes, each a new revision of one
@@ -106,7 +105,7 @@ func BenchmarkDescribeClusters(b *testing.B) {
 func BenchmarkRegisterTaskDefinition(b *testing.B) {
 	ctx := context.Background()
 	c := gt.Shared(b).ECS()
-	runParallel(b, workers(), func(c *ecs.Client, i int64) error {
+	runParallel(b, workers(), func(i int64) error {
 		_, err := c.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
 			Family: aws.String(fmt.Sprintf("bench-%d", i%16)),
 			ContainerDefinitions: []types.ContainerDefinition{{
@@ -115,7 +114,7 @@ func BenchmarkRegisterTaskDefinition(b *testing.B) {
 			}},
 		})
 		return err
-	}, c)
+	})
 }
 
 // BenchmarkEtcdTxn is the ceiling beside the write benchmark: the same
@@ -124,35 +123,10 @@ func BenchmarkRegisterTaskDefinition(b *testing.B) {
 func BenchmarkEtcdTxn(b *testing.B) {
 	ctx := context.Background()
 	env := gt.Shared(b)
-	st := env.Store().Sub("bench-etcd")
-	var next atomic.Int64
-	var lat latencies
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for range workers() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					break
-				}
-				t0 := time.Now()
-				key := fmt.Sprintf("k/%d", i)
-				if _, err := st.Txn().Expect(key, 0).Put(key, map[string]int64{"n": i}).Commit(ctx); err != nil && err != state.ErrConflict {
-					b.Error(err)
-					return
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			lat.add(mine)
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	lat.report(b, elapsed)
+	st := env.Store().Sub(fmt.Sprintf("bench-etcd-%d", time.Now().UnixNano()))
+	runParallel(b, workers(), func(i int64) error {
+		key := fmt.Sprintf("k/%d", i)
+		_, err := st.Txn().Expect(key, 0).Put(key, map[string]int64{"n": i}).Commit(ctx)
+		return err
+	})
 }

@@ -95,7 +95,7 @@ func (s *Service) changeAttributes(ctx context.Context, cluster string, attrs []
 			return errTargetNotFound(t.arn, name)
 		}
 	}
-	for {
+	_, err = state.Retry(ctx, func() (struct{}, error) {
 		type read struct {
 			ci     *model.ContainerInstance
 			rev    int64
@@ -109,10 +109,10 @@ func (s *Service) changeAttributes(ctx context.Context, cluster string, attrs []
 			if r == nil {
 				ci, rev, _, err := loadInstance(ctx, sc.st, name, t.id, false)
 				if errors.Is(err, state.ErrNotFound) {
-					return errTargetNotFound(t.arn, name)
+					return struct{}{}, errTargetNotFound(t.arn, name)
 				}
 				if err != nil {
-					return err
+					return struct{}{}, err
 				}
 				sortAttributes(ci.Attributes)
 				r = &read{ci, rev, slices.Clone(ci.Attributes)}
@@ -125,7 +125,7 @@ func (s *Service) changeAttributes(ctx context.Context, cluster string, attrs []
 		for _, id := range order {
 			r := byID[id]
 			if n := countCustom(r.ci.Attributes); put && n > maxCustomAttributes {
-				return errCustomLimit(AttributeLimitExceeded, r.ci.ContainerInstanceArn, n)
+				return struct{}{}, errCustomLimit(AttributeLimitExceeded, r.ci.ContainerInstanceArn, n)
 			}
 			sortAttributes(r.ci.Attributes)
 			key := model.InstanceKey(name, id)
@@ -136,14 +136,9 @@ func (s *Service) changeAttributes(ctx context.Context, cluster string, attrs []
 			}
 		}
 		_, err := txn.Commit(ctx)
-		if errors.Is(err, state.ErrConflict) {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			continue
-		}
-		return err
-	}
+		return struct{}{}, err
+	})
+	return err
 }
 
 func errTargetNotFound(arn, cluster string) error {

@@ -47,7 +47,7 @@ func (s *Service) CreateCluster(ctx context.Context, in *w.CreateClusterRequest)
 	if err := validateCapacityProviders(in.CapacityProviders, in.DefaultCapacityProviderStrategy); err != nil {
 		return nil, err
 	}
-	for {
+	return state.Retry(ctx, func() (*w.CreateClusterResponse, error) {
 		var cur model.Cluster
 		rev, err := sc.st.Get(ctx, model.ClusterKey(name), &cur)
 		if err == nil && cur.Status != model.ClusterInactive {
@@ -71,15 +71,11 @@ func (s *Service) CreateCluster(ctx context.Context, in *w.CreateClusterRequest)
 		if in.ServiceConnectDefaults != nil {
 			c.ServiceConnectDefaults = &w.ClusterServiceConnectDefaults{Namespace: in.ServiceConnectDefaults.Namespace}
 		}
-		_, err = sc.st.Txn().Expect(model.ClusterKey(name), rev).Put(model.ClusterKey(name), c).Commit(ctx)
-		if errors.Is(err, state.ErrConflict) {
-			continue
-		}
-		if err != nil {
+		if _, err := sc.st.Txn().Expect(model.ClusterKey(name), rev).Put(model.ClusterKey(name), c).Commit(ctx); err != nil {
 			return nil, err
 		}
 		return &w.CreateClusterResponse{Cluster: s.withCounts(ctx, sc, c)}, nil
-	}
+	})
 }
 
 // DescribeClusters describes up to 100 clusters; unknown ones come back in
@@ -216,7 +212,7 @@ func (s *Service) DeleteCluster(ctx context.Context, in *w.DeleteClusterRequest)
 	if err != nil {
 		return nil, err
 	}
-	for {
+	return state.Retry(ctx, func() (*w.DeleteClusterResponse, error) {
 		c, rev, counts, found, err := readCluster(ctx, sc.st, name)
 		if err != nil {
 			return nil, err
@@ -239,16 +235,13 @@ func (s *Service) DeleteCluster(ctx context.Context, in *w.DeleteClusterRequest)
 			ExpectUnchangedSince(model.ServicesPrefix(name), counts.revision).
 			ExpectUnchangedSince(model.TasksPrefix(name), counts.revision).
 			Put(model.ClusterKey(name), &c).Commit(ctx)
-		if errors.Is(err, state.ErrConflict) {
-			continue
-		}
 		if err != nil {
 			return nil, err
 		}
 		desc := c
 		desc.Statistics, desc.Tags = nil, nil
 		return &w.DeleteClusterResponse{Cluster: &desc}, nil
-	}
+	})
 }
 
 func errClusterNotFound(name string) error {

@@ -26,7 +26,8 @@ var update = flag.Bool("update", false, "rewrite the golden files with the respo
 // A golden file, testdata/golden/<Action>/<case>.json, is a list of steps:
 // raw JSON requests and the exact responses (status and body) the server must
 // give, after volatile values are replaced (the region by REGION, ids by ID,
-// timestamps by TIME). Each file runs in a fresh region. `go test -run Golden
+// timestamps by TIME; REGION in a request is replaced by the region the
+// file runs in). Each file runs in a fresh region. `go test -run Golden
 // -update` refreshes them; review the diff before committing.
 type step struct {
 	Action   string          `json:"action"`
@@ -55,7 +56,8 @@ func TestGolden(t *testing.T) {
 			region := gt.NewRegion()
 			for i := range steps {
 				st := &steps[i]
-				status, body := signedCall(t, env.URL, region, st.Action, st.Request)
+				req := bytes.ReplaceAll(st.Request, []byte("REGION"), []byte(region))
+				status, body := signedCall(t, env.URL, region, st.Action, req)
 				got := normalize(body, region)
 				if *update {
 					st.Status, st.Response = status, got

@@ -70,13 +70,13 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *w.RegisterC
 		}
 		id = ref
 	}
-	for {
+	return state.Retry(ctx, func() (*w.RegisterContainerInstanceResponse, error) {
 		_, crev, err := activeCluster(ctx, sc, name)
-		if ClusterNotFound.Is(err) && name == model.DefaultCluster {
+		for ClusterNotFound.Is(err) && name == model.DefaultCluster {
 			if _, err := s.CreateCluster(ctx, &w.CreateClusterRequest{}); err != nil {
 				return nil, err
 			}
-			continue
+			_, crev, err = activeCluster(ctx, sc, name)
 		}
 		if err != nil {
 			return nil, err
@@ -95,18 +95,11 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *w.RegisterC
 			ci.Ec2InstanceId = ec2ID
 		}
 		key := model.InstanceKey(name, idOf(ci))
-		_, err = sc.st.Txn().Expect(model.ClusterKey(name), crev).Expect(key, rev).Put(key, ci).Commit(ctx)
-		if errors.Is(err, state.ErrConflict) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			continue
-		}
-		if err != nil {
+		if _, err := sc.st.Txn().Expect(model.ClusterKey(name), crev).Expect(key, rev).Put(key, ci).Commit(ctx); err != nil {
 			return nil, err
 		}
 		return &w.RegisterContainerInstanceResponse{ContainerInstance: ci}, nil
-	}
+	})
 }
 
 func (s *Service) newInstance(sc scope, cluster string, total []w.Resource, attrs []w.Attribute, in *w.RegisterContainerInstanceRequest) *model.ContainerInstance {
@@ -201,7 +194,7 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *w.Deregis
 	if !ok {
 		return nil, notFound
 	}
-	for {
+	return state.Retry(ctx, func() (*w.DeregisterContainerInstanceResponse, error) {
 		ci, rev, _, err := loadInstance(ctx, sc.st, name, id, false)
 		if errors.Is(err, state.ErrNotFound) {
 			return nil, notFound
@@ -220,17 +213,11 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *w.Deregis
 			Delete(model.InstanceKey(name, id)).
 			Put(model.DeregisteredKey(name, id), ci).
 			Commit(ctx)
-		if errors.Is(err, state.ErrConflict) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			continue
-		}
 		if err != nil {
 			return nil, err
 		}
 		return &w.DeregisterContainerInstanceResponse{ContainerInstance: ci}, nil
-	}
+	})
 }
 
 // DescribeContainerInstances describes up to 100 instances of a cluster,

@@ -205,7 +205,7 @@ func (s *Service) DeleteAccountSetting(ctx context.Context, in *w.DeleteAccountS
 		return nil, InvalidParameter.Errorf("The account setting %s is managed by AWS and is read-only.", in.Name)
 	}
 	key := model.SettingKey(p.who, in.Name)
-	for {
+	return state.Retry(ctx, func() (*w.DeleteAccountSettingResponse, error) {
 		var own model.AccountSetting
 		rev, err := sc.st.Get(ctx, key, &own)
 		if errors.Is(err, state.ErrNotFound) {
@@ -220,15 +220,11 @@ func (s *Service) DeleteAccountSetting(ctx context.Context, in *w.DeleteAccountS
 		if err != nil {
 			return nil, err
 		}
-		_, err = sc.st.Txn().Expect(key, rev).Delete(key).Commit(ctx)
-		if errors.Is(err, state.ErrConflict) {
-			continue
-		}
-		if err != nil {
+		if _, err := sc.st.Txn().Expect(key, rev).Delete(key).Commit(ctx); err != nil {
 			return nil, err
 		}
 		return &w.DeleteAccountSettingResponse{Setting: &own}, nil
-	}
+	})
 }
 
 // ListAccountSettings lists the settings of the caller or of principalArn,

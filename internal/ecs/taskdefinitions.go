@@ -48,7 +48,7 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *w.RegisterTask
 	td.Status = model.TaskDefinitionActive
 	td.RegisteredBy = sc.Principal
 	famKey := model.FamilyKey(td.Family)
-	for {
+	return state.Retry(ctx, func() (*w.RegisterTaskDefinitionResponse, error) {
 		var fam model.Family
 		famRev, err := sc.st.Get(ctx, famKey, &fam)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
@@ -63,15 +63,11 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *w.RegisterTask
 		td.RegisteredAt = wire.At(s.now())
 		rec := model.TaskDefinition{Def: *td, Tags: in.Tags}
 		key := model.TaskDefinitionKey(td.Family, td.Revision)
-		_, err = sc.st.Txn().Expect(famKey, famRev).Expect(key, 0).Put(famKey, &fam).Put(key, &rec).Commit(ctx)
-		if errors.Is(err, state.ErrConflict) && ctx.Err() == nil {
-			continue
-		}
-		if err != nil {
+		if _, err := sc.st.Txn().Expect(famKey, famRev).Expect(key, 0).Put(famKey, &fam).Put(key, &rec).Commit(ctx); err != nil {
 			return nil, err
 		}
 		return &w.RegisterTaskDefinitionResponse{TaskDefinition: td, Tags: in.Tags}, nil
-	}
+	})
 }
 
 // DescribeTaskDefinition describes a revision named by family:revision or
@@ -118,7 +114,7 @@ func (s *Service) DeregisterTaskDefinition(ctx context.Context, in *w.Deregister
 	if problem != "" {
 		return nil, ClientException.Errorf("%s", problem)
 	}
-	for {
+	return state.Retry(ctx, func() (*w.DeregisterTaskDefinitionResponse, error) {
 		rec, recRev, err := getTaskDefinition(ctx, sc.st, ref)
 		if errors.Is(err, state.ErrNotFound) {
 			return nil, ClientException.Errorf("The specified task definition does not exist: %s is not registered in account %s, region %s.", ref, sc.Account, sc.Region)
@@ -131,15 +127,11 @@ func (s *Service) DeregisterTaskDefinition(ctx context.Context, in *w.Deregister
 		}
 		rec.Def.Status = model.TaskDefinitionInactive
 		rec.Def.DeregisteredAt = wire.At(s.now())
-		err = sc.commitRevision(ctx, ref, rec, recRev, func(f *model.Family) { f.Active-- })
-		if errors.Is(err, state.ErrConflict) && ctx.Err() == nil {
-			continue
-		}
-		if err != nil {
+		if err := sc.commitRevision(ctx, ref, rec, recRev, func(f *model.Family) { f.Active-- }); err != nil {
 			return nil, err
 		}
 		return &w.DeregisterTaskDefinitionResponse{TaskDefinition: &rec.Def}, nil
-	}
+	})
 }
 
 // Failure reasons of DeleteTaskDefinitions, as ECS words them.
@@ -186,29 +178,33 @@ func (s *Service) DeleteTaskDefinitions(ctx context.Context, in *w.DeleteTaskDef
 // deleteRevision deletes one INACTIVE revision, or returns the reason it
 // cannot.
 func (sc scope) deleteRevision(ctx context.Context, ref taskDefRef, now func() time.Time) (*w.TaskDefinition, string, error) {
-	for {
+	type result struct {
+		td     *w.TaskDefinition
+		reason string
+	}
+	r, err := state.Retry(ctx, func() (result, error) {
 		rec, recRev, err := getTaskDefinition(ctx, sc.st, ref)
 		if errors.Is(err, state.ErrNotFound) {
-			return nil, reasonMissingTaskDef, nil
+			return result{reason: reasonMissingTaskDef}, nil
 		}
 		if err != nil {
-			return nil, "", err
+			return result{}, err
 		}
 		if rec.Def.Status == model.TaskDefinitionActive {
-			return nil, reasonActiveTaskDef, nil
+			return result{reason: reasonActiveTaskDef}, nil
 		}
-		err = sc.commitRevision(ctx, ref, nil, recRev, func(f *model.Family) { f.Revisions-- })
-		if errors.Is(err, state.ErrConflict) && ctx.Err() == nil {
-			continue
-		}
-		if err != nil {
-			return nil, "", err
+		if err := sc.commitRevision(ctx, ref, nil, recRev, func(f *model.Family) { f.Revisions-- }); err != nil {
+			return result{}, err
 		}
 		td := rec.Def
 		td.Status = model.TaskDefinitionDeleteInProgress
 		td.DeleteRequestedAt = wire.At(now())
-		return &td, "", nil
+		return result{td: &td}, nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return r.td, r.reason, nil
 }
 
 // commitRevision writes rec (or deletes the revision when rec is nil) if it

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -187,7 +189,7 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 // did not change meanwhile, retrying on conflict. fn sees found=false for a
 // missing key; it returns the value to write, or an error to abort.
 func Update[T any](ctx context.Context, s *Store, key string, fn func(cur *T, found bool) (*T, error)) (*T, error) {
-	for {
+	return Retry(ctx, func() (*T, error) {
 		cur := new(T)
 		rev, err := s.Get(ctx, key, cur)
 		found := err == nil
@@ -198,18 +200,11 @@ func Update[T any](ctx context.Context, s *Store, key string, fn func(cur *T, fo
 		if err != nil {
 			return nil, err
 		}
-		_, err = s.Txn().Expect(key, rev).Put(key, next).Commit(ctx)
-		if errors.Is(err, ErrConflict) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			continue
-		}
-		if err != nil {
+		if _, err := s.Txn().Expect(key, rev).Put(key, next).Commit(ctx); err != nil {
 			return nil, err
 		}
 		return next, nil
-	}
+	})
 }
 
 // Read is one range of a multi-range read: a single key, or every key under
@@ -249,4 +244,27 @@ func (s *Store) ReadAll(ctx context.Context, reads ...Read) ([]Page, error) {
 		pages[i] = p
 	}
 	return pages, nil
+}
+
+// Retry runs attempt until it returns something other than ErrConflict: each
+// attempt re-reads what it depends on and commits conditionally on it. After
+// a few immediate retries it waits a little, growing, so that writers
+// contending on one record take turns. It gives up when ctx ends.
+func Retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
+	for i := 0; ; i++ {
+		v, err := attempt()
+		if !errors.Is(err, ErrConflict) {
+			return v, err
+		}
+		if i >= 3 {
+			wait := time.Duration(min(i, 20)) * (time.Millisecond + time.Duration(rand.Int64N(int64(time.Millisecond))))
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return v, ctx.Err()
+			}
+		} else if ctx.Err() != nil {
+			return v, ctx.Err()
+		}
+	}
 }
