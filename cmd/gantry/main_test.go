@@ -102,6 +102,15 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, err = c.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+			Family: aws.String("durable"),
+			ContainerDefinitions: []types.ContainerDefinition{{
+				Name: aws.String("app"), Image: aws.String(fmt.Sprintf("app:%d", round)), Memory: aws.Int32(64),
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 	}
@@ -120,6 +129,14 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 		if len(cl.Tags) != 1 || aws.ToString(cl.Tags[0].Value) != fmt.Sprint(i) {
 			t.Fatalf("cluster %s lost its tags: %v", aws.ToString(cl.ClusterName), cl.Tags)
 		}
+	}
+	td, err := client(addr).DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("durable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if td.TaskDefinition.Revision != 3 || aws.ToString(td.TaskDefinition.ContainerDefinitions[0].Image) != "app:2" {
+		t.Fatalf("after kill -9 the latest revision is %d with image %s, want 3 with app:2",
+			td.TaskDefinition.Revision, aws.ToString(td.TaskDefinition.ContainerDefinitions[0].Image))
 	}
 }
 
