@@ -64,3 +64,21 @@ func DeregisteredPrefix(cluster string) string { return "deregistered/" + cluste
 
 // DeregisteredKey is the key of a deregistered container instance.
 func DeregisteredKey(cluster, id string) string { return DeregisteredPrefix(cluster) + id }
+
+// TaskKey is the key of a task record.
+func TaskKey(cluster, id string) string { return TasksPrefix(cluster) + id }
+
+// AssignmentsPrefix holds the tasks assigned to one container instance, as
+// agentproto.Assignment records: what the instance's agent is sent on Poll.
+func AssignmentsPrefix(cluster, instanceID string) string {
+	return "assignments/" + cluster + "/" + instanceID + "/"
+}
+
+// AssignmentKey is the key of one task's assignment to an instance.
+func AssignmentKey(cluster, instanceID, taskID string) string {
+	return AssignmentsPrefix(cluster, instanceID) + taskID
+}
+
+// HeartbeatKey records when an instance's agent last polled; kept apart from
+// the instance record so heartbeats do not bump its version.
+func HeartbeatKey(cluster, instanceID string) string { return "heartbeats/" + cluster + "/" + instanceID }

@@ -28,3 +28,20 @@ type ContainerInstance = ecswire.ContainerInstance
 
 // AccountSetting is the stored record of one account setting.
 type AccountSetting = ecswire.Setting
+
+// Task is the stored record of a task: its wire shape inline (so a reader
+// that only needs lastStatus can decode that alone), plus what Gantry keeps
+// beside it.
+type Task struct {
+	ecswire.Task
+	// InstanceID is the id of the container instance the task is placed on.
+	InstanceID string `json:"gantryInstanceId,omitempty"`
+	// Reserved is what the task holds on its instance (CPU, MEMORY, PORTS,
+	// PORTS_UDP), released when it stops.
+	Reserved []ecswire.Resource `json:"gantryReserved,omitempty"`
+}
+
+// Heartbeat is the stored record of an agent's last contact.
+type Heartbeat struct {
+	At int64 `json:"at"` // unix milliseconds
+}
