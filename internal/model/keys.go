@@ -81,4 +81,6 @@ func AssignmentKey(cluster, instanceID, taskID string) string {
 
 // HeartbeatKey records when an instance's agent last polled; kept apart from
 // the instance record so heartbeats do not bump its version.
-func HeartbeatKey(cluster, instanceID string) string { return "heartbeats/" + cluster + "/" + instanceID }
+func HeartbeatKey(cluster, instanceID string) string {
+	return "heartbeats/" + cluster + "/" + instanceID
+}
