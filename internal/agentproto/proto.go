@@ -16,6 +16,49 @@
 //  3. ECS SubmitTaskStateChange / SubmitContainerStateChange for every change
 //     of a task's or container's known status.
 //
+// How the control plane reads a Poll:
+//   - Cluster must exist (ClusterNotFoundException); ContainerInstanceArn must
+//     be registered in it (InvalidParameterException if unknown,
+//     ClientException if deregistered: register again without an ARN).
+//   - The poll is the heartbeat: the instance's agentConnected stays true
+//     while polls keep coming within the control plane's agent timeout (30 s
+//     by default). HeartbeatSeconds says how often to poll at the least.
+//   - AckSeq 0 (or WaitSeconds 0) answers at once. Otherwise the call blocks
+//     until an assignment of the instance changed after AckSeq, or
+//     WaitSeconds passed (capped at half the agent timeout), then answers
+//     with the full, current payload. After a restart, poll with AckSeq 0.
+//   - A manifest entry the control plane has not assigned to the instance (a
+//     task it does not know, or one it already has as STOPPED) comes back as
+//     an Assignment with DesiredStatus STOPPED and an empty Definition: stop
+//     it, and do not report it (its state changes would be refused).
+//   - AgentVersion / DockerVersion, when given and changed, update the
+//     instance's versionInfo.
+//
+// How the control plane applies state changes (SubmitTaskStateChange with a
+// TaskStateChange body, SubmitContainerStateChange with a
+// ContainerStateChangeRequest body; both answer {"acknowledgment":"true"}):
+//   - Statuses only move forward, in the order of the Status constants below
+//     (containers: PENDING < RUNNING < STOPPED). A repeated or out-of-order
+//     report is acknowledged and ignored, so retrying is always safe.
+//   - Report the task RUNNING (sets startedAt) and STOPPED (sets stoppedAt,
+//     executionStoppedAt, and deletes the assignment: the task leaves the
+//     payload and its resources are released). Send pullStartedAt /
+//     pullStoppedAt / executionStoppedAt when known; the first value sticks.
+//   - Containers are named by containerName (a name the task definition does
+//     not have is an InvalidParameterException). exitCode, reason,
+//     networkBindings (the host ports actually bound), runtimeId (the
+//     Docker container id) and imageDigest are recorded as given.
+//   - An essential container reported STOPPED while the task should run makes
+//     the control plane set the task's desiredStatus STOPPED (stopCode
+//     EssentialContainerExited, or TaskFailedToStart if the task never ran);
+//     the next payload carries it. A task reported STOPPED without a stop
+//     code from the control plane gets one the same way, unless the report
+//     names one in StopCode; its stoppedReason is the report's reason if
+//     given.
+//   - Container health comes in ContainerStateChange.HealthStatus (HEALTHY,
+//     UNHEALTHY, UNKNOWN), with or without a status change; the task's
+//     healthStatus is rolled up from its essential containers as ECS does.
+//
 // Both sides import this package; it depends only on the wire types.
 package agentproto
 
@@ -103,6 +146,18 @@ const (
 	StatusStopped        = "STOPPED"
 )
 
+// statusRank orders the task lifecycle; containers use the same ranks
+// (PENDING < RUNNING < STOPPED).
+var statusRank = map[string]int{
+	StatusProvisioning: 1, StatusPending: 2, StatusActivating: 3, StatusRunning: 4,
+	StatusDeactivating: 5, StatusStopping: 6, StatusDeprovisioning: 7, StatusStopped: 8,
+}
+
+// StatusRank is the place of a task or container status in the lifecycle,
+// 0 for an unknown status. A status only ever moves to a higher rank: the
+// control plane ignores a report of a rank at or below the known one.
+func StatusRank(status string) int { return statusRank[status] }
+
 // Stop codes the agent and control plane use (ecswire.Enums["TaskStopCode"]).
 const (
 	StopCodeUserInitiated            = "UserInitiated"
@@ -120,4 +175,43 @@ const (
 	LabelRevision      = "com.gantry.task-definition-version"
 	LabelContainerName = "com.gantry.container-name"
 	LabelInstanceArn   = "com.gantry.container-instance-arn"
+)
+
+// TaskStateChange is the body of SubmitTaskStateChange as Gantry's agent
+// sends it: the ECS request, whose containers may carry a health status, and
+// an optional stop code. The stock ECS agent's body (without the additions)
+// is read the same way.
+type TaskStateChange struct {
+	ecswire.SubmitTaskStateChangeRequest
+	// Containers replaces the embedded request's member of the same JSON
+	// name, adding HealthStatus to each entry.
+	Containers []ContainerStateChange `json:"containers,omitempty"`
+	// StopCode, with Status STOPPED, says why the task stopped when the
+	// control plane did not ask for it (one of the StopCode constants);
+	// empty lets the control plane derive it.
+	StopCode string `json:"stopCode,omitempty"`
+}
+
+// ContainerStateChange is one container of a TaskStateChange.
+type ContainerStateChange struct {
+	ecswire.ContainerStateChange
+	// HealthStatus is the container's health as its health check last
+	// found it: HEALTHY, UNHEALTHY or UNKNOWN ("" leaves it unchanged).
+	HealthStatus string `json:"healthStatus,omitempty"`
+}
+
+// ContainerStateChangeRequest is the body of SubmitContainerStateChange as
+// Gantry's agent sends it: the ECS request plus the container's health and
+// image digest.
+type ContainerStateChangeRequest struct {
+	ecswire.SubmitContainerStateChangeRequest
+	HealthStatus string `json:"healthStatus,omitempty"`
+	ImageDigest  string `json:"imageDigest,omitempty"`
+}
+
+// Container health statuses (ecswire.Enums["HealthStatus"]).
+const (
+	HealthHealthy   = "HEALTHY"
+	HealthUnhealthy = "UNHEALTHY"
+	HealthUnknown   = "UNKNOWN"
 )

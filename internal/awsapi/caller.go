@@ -12,6 +12,9 @@ type Caller struct {
 	Region      string
 	Service     string // signing name, e.g. "ecs"
 	RequestID   string
+	// Endpoint is the base URL the client sent the request to, e.g.
+	// http://127.0.0.1:4566 (ECR answers it as the registry's proxyEndpoint).
+	Endpoint string
 }
 
 type callerKey struct{}

@@ -92,6 +92,7 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reqID, target strin
 		return writeError(w, aerr)
 	}
 	caller.RequestID = reqID
+	caller.Endpoint = endpointOf(r)
 	prefix, action, _ := strings.Cut(target, ".")
 	svc := e.services[prefix]
 	var h Handler
@@ -148,4 +149,13 @@ func newRequestID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// endpointOf is the base URL a request was sent to.
+func endpointOf(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }

@@ -98,12 +98,14 @@ func signedCall(t *testing.T, url, region, action string, body []byte) (int, []b
 
 var (
 	hexID     = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
-	timeField = regexp.MustCompile(`"(registeredAt|deregisteredAt|createdAt|updatedAt|startedAt|stoppedAt|pushedAt)":\s*[0-9.]+`)
+	uuid      = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+	timeField = regexp.MustCompile(`"(registeredAt|deregisteredAt|createdAt|updatedAt|startedAt|stoppedAt|stoppingAt|executionStoppedAt|connectivityAt|pushedAt)":\s*[0-9.]+`)
 )
 
 func normalize(body []byte, region string) json.RawMessage {
 	s := bytes.ReplaceAll(body, []byte(region), []byte("REGION"))
 	s = hexID.ReplaceAll(s, []byte("ID"))
+	s = uuid.ReplaceAll(s, []byte("UUID"))
 	s = timeField.ReplaceAll(s, []byte(`"$1":"TIME"`))
 	var v any
 	if err := json.Unmarshal(s, &v); err != nil {

@@ -95,7 +95,15 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *w.RegisterC
 			ci.Ec2InstanceId = ec2ID
 		}
 		key := model.InstanceKey(name, idOf(ci))
-		if _, err := sc.st.Txn().Expect(model.ClusterKey(name), crev).Expect(key, rev).Put(key, ci).Commit(ctx); err != nil {
+		// Registering is the agent's first sign of life: it counts as a
+		// heartbeat, so the instance is connected until its polls take over.
+		beat := model.Heartbeat{At: s.now().UnixMilli()}
+		if _, err := sc.st.Txn().Expect(model.ClusterKey(name), crev).Expect(key, rev).Put(key, ci).
+			Put(model.HeartbeatKey(name, idOf(ci)), beat).Commit(ctx); err != nil {
+			return nil, err
+		}
+		s.forgetBeat(sc, name, idOf(ci))
+		if err := s.fillLive(ctx, sc, name, ci); err != nil {
 			return nil, err
 		}
 		return &w.RegisterContainerInstanceResponse{ContainerInstance: ci}, nil
@@ -202,8 +210,11 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *w.Deregis
 		if err != nil {
 			return nil, err
 		}
-		if ci.RunningTasksCount > 0 && (in.Force == nil || !*in.Force) {
-			return nil, InvalidParameter.Errorf("Container instance %s has %d running task(s). Stop them first, or deregister with force to orphan them.", ci.ContainerInstanceArn, ci.RunningTasksCount)
+		if err := s.fillLive(ctx, sc, name, ci); err != nil {
+			return nil, err
+		}
+		if n := ci.RunningTasksCount + ci.PendingTasksCount; n > 0 && (in.Force == nil || !*in.Force) {
+			return nil, InvalidParameter.Errorf("Container instance %s has %d running or pending task(s). Stop them first, or deregister with force to orphan them.", ci.ContainerInstanceArn, n)
 		}
 		ci.Status = model.InstanceInactive
 		ci.AgentConnected = false
@@ -211,11 +222,13 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *w.Deregis
 		_, err = sc.st.Txn().
 			Expect(model.InstanceKey(name, id), rev).
 			Delete(model.InstanceKey(name, id)).
+			Delete(model.HeartbeatKey(name, id)).
 			Put(model.DeregisteredKey(name, id), ci).
 			Commit(ctx)
 		if err != nil {
 			return nil, err
 		}
+		s.forgetBeat(sc, name, id)
 		return &w.DeregisterContainerInstanceResponse{ContainerInstance: ci}, nil
 	})
 }
@@ -270,7 +283,19 @@ func (s *Service) DescribeContainerInstances(ctx context.Context, in *w.Describe
 		}
 		out.ContainerInstances = append(out.ContainerInstances, *ci)
 	}
+	if err := s.fillLive(ctx, sc, name, ptrs(out.ContainerInstances)...); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// ptrs returns pointers to the elements of s.
+func ptrs[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
 }
 
 // ListContainerInstances lists the ARNs of a cluster's registered
@@ -371,6 +396,9 @@ func (s *Service) UpdateContainerInstancesState(ctx context.Context, in *w.Updat
 			return nil, err
 		}
 		out.ContainerInstances = append(out.ContainerInstances, *ci)
+	}
+	if err := s.fillLive(ctx, sc, name, ptrs(out.ContainerInstances)...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	gt "github.com/gantry-dev/gantry/internal/gantrytest"
-	"github.com/gantry-dev/gantry/internal/model"
-	"github.com/gantry-dev/gantry/internal/state"
 )
 
 // agentRegistration is what an agent sends on its first registration.
@@ -296,16 +294,9 @@ func TestDeregisterContainerInstance(t *testing.T) {
 	_, err = c.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{ContainerInstance: aws.String(arnB)})
 	gt.WantCode(t, err, "ClusterNotFoundException")
 
-	// With running tasks, only force deregisters. (Tasks come later: set the
-	// count in the store as the task code will.)
-	st := env.Server.Store().Sub(gt.Account + "/" + c.Options().Region)
-	gt.Must(state.Update(ctx, st, model.InstanceKey("prod", idOf(arnB)), func(ci *model.ContainerInstance, found bool) (*model.ContainerInstance, error) {
-		if !found {
-			t.Fatalf("instance %s not in the store", arnB)
-		}
-		ci.RunningTasksCount = 2
-		return ci, nil
-	}))(t)
+	// With a task on it, only force deregisters.
+	registerTD(t, c, "app")
+	gt.Must(c.StartTask(ctx, &ecs.StartTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("app"), ContainerInstances: []string{arnB}}))(t)
 	_, err = c.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String("prod"), ContainerInstance: aws.String(arnB)})
 	gt.WantCode(t, err, "InvalidParameterException")
 	gt.Must(c.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String("prod"), ContainerInstance: aws.String(arnB), Force: aws.Bool(true)}))(t)

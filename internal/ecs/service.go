@@ -3,6 +3,7 @@ package ecs
 import (
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
@@ -10,16 +11,68 @@ import (
 	"github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
+// Options are the settings of the ECS operations that are not part of the
+// API: how long an agent may stay silent, how long stopped tasks are kept.
+type Options struct {
+	// AgentTimeout is how long after its last poll an instance's agent is
+	// still connected (agentConnected); tasks are placed only on instances
+	// with a connected agent.
+	AgentTimeout time.Duration
+	// StoppedTaskRetention is how long a STOPPED task stays describable
+	// before Purge removes it (ECS keeps them at least an hour).
+	StoppedTaskRetention time.Duration
+	// TokenRetention is how long a RunTask clientToken is remembered.
+	TokenRetention time.Duration
+}
+
+// DefaultOptions returns the options of a production control plane.
+func DefaultOptions() Options {
+	return Options{AgentTimeout: 30 * time.Second, StoppedTaskRetention: time.Hour, TokenRetention: 24 * time.Hour}
+}
+
 // Service runs the ECS operations against a store.
 type Service struct {
 	store *state.Store
 	log   *slog.Logger
 	now   func() time.Time
+	opts  Options
+
+	// beats remembers when this process last wrote each instance's
+	// heartbeat, so that polls write it at most every heartbeatWrite.
+	beats sync.Map // scope + instance key -> time.Time
+	// scopes remembers the account/region scopes this process has
+	// registered for the purge (see registerScope).
+	scopes sync.Map // account/region -> struct{}
+	// stopping is closed by Close: long polls answer at once.
+	stopping  chan struct{}
+	closeOnce sync.Once
 }
 
-// New returns the ECS operations over store.
+// New returns the ECS operations over store, with the default options.
 func New(store *state.Store, log *slog.Logger) *Service {
-	return &Service{store: store, log: log, now: time.Now}
+	return NewWithOptions(store, log, DefaultOptions())
+}
+
+// NewWithOptions returns the ECS operations over store; zero options take
+// their defaults.
+func NewWithOptions(store *state.Store, log *slog.Logger, opts Options) *Service {
+	def := DefaultOptions()
+	if opts.AgentTimeout <= 0 {
+		opts.AgentTimeout = def.AgentTimeout
+	}
+	if opts.StoppedTaskRetention <= 0 {
+		opts.StoppedTaskRetention = def.StoppedTaskRetention
+	}
+	if opts.TokenRetention <= 0 {
+		opts.TokenRetention = def.TokenRetention
+	}
+	return &Service{store: store, log: log, now: time.Now, opts: opts, stopping: make(chan struct{})}
+}
+
+// Close makes pending long polls answer at once; call it before shutting
+// the HTTP server down, so that shutdown does not wait for them.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.stopping) })
 }
 
 // API returns the ECS action table for the edge: each entry maps an action
@@ -34,6 +87,8 @@ func (s *Service) API() *awsapi.Service {
 		s.attributeActions(m),
 		s.tagActions(m),
 		s.settingActions(m),
+		s.taskActions(m),
+		s.taskStateActions(m),
 	} {
 		maps.Copy(actions, group)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -63,8 +64,24 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Start starts a fresh server with its own embedded etcd.
-func Start() (*Env, error) {
+// Option changes the configuration of a server before Start starts it.
+type Option func(*server.Config)
+
+// WithAgentTimeout sets how long an instance's agent stays connected after
+// its last poll.
+func WithAgentTimeout(d time.Duration) Option {
+	return func(c *server.Config) { c.AgentTimeout = d }
+}
+
+// WithPurge sets how long stopped tasks are kept and how often the purge
+// runs.
+func WithPurge(retention, interval time.Duration) Option {
+	return func(c *server.Config) { c.StoppedTaskRetention, c.PurgeInterval = retention, interval }
+}
+
+// Start starts a fresh server with its own embedded etcd, configured by
+// opts (a short agent timeout, say).
+func Start(opts ...Option) (*Env, error) {
 	dir, err := os.MkdirTemp("", "gantrytest-")
 	if err != nil {
 		return nil, err
@@ -74,6 +91,9 @@ func Start() (*Env, error) {
 	cfg.DataDir = dir
 	cfg.AccountID = Account
 	cfg.AccessKeys = []string{KeyID + ":" + KeySecret}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	s, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		os.RemoveAll(dir)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is everything a control plane needs; cmd/gantry fills it from flags
@@ -28,6 +29,16 @@ type Config struct {
 	EtcdEndpoints []string
 	// AcceptTestKey also accepts the well-known pair test/test (gantry dev).
 	AcceptTestKey bool
+	// AgentTimeout is how long an instance's agent stays connected after
+	// its last poll (--agent-timeout; default 30s). Tasks are placed only on
+	// instances with a connected agent.
+	AgentTimeout time.Duration
+	// StoppedTaskRetention is how long STOPPED tasks stay describable before
+	// they are purged (default 1h; ECS keeps them at least an hour).
+	StoppedTaskRetention time.Duration
+	// PurgeInterval is how often the purge of old stopped tasks runs, on one
+	// replica at a time (default 1m).
+	PurgeInterval time.Duration
 	Logger        *slog.Logger
 }
 
@@ -35,9 +46,12 @@ type Config struct {
 func Default() Config {
 	home, _ := os.UserHomeDir()
 	return Config{
-		Listen:    "127.0.0.1:4566",
-		DataDir:   filepath.Join(home, ".gantry"),
-		AccountID: "000000000000",
+		Listen:               "127.0.0.1:4566",
+		DataDir:              filepath.Join(home, ".gantry"),
+		AccountID:            "000000000000",
+		AgentTimeout:         30 * time.Second,
+		StoppedTaskRetention: time.Hour,
+		PurgeInterval:        time.Minute,
 	}
 }
 
@@ -59,10 +73,34 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--access-key %q must be ID:SECRET", k))
 		}
 	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--agent-timeout", c.AgentTimeout}, {"stopped task retention", c.StoppedTaskRetention}, {"purge interval", c.PurgeInterval}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive duration (0 for the default), got %v", d.flag, d.v))
+		}
+	}
 	if len(c.AccessKeys) == 0 && c.CredentialsFile == "" && !c.AcceptTestKey {
 		errs = append(errs, errors.New("no access keys: pass --access-key ID:SECRET or --credentials-file"))
 	}
 	return errors.Join(errs...)
+}
+
+// withDefaults returns the configuration with zero durations replaced by
+// their defaults.
+func (c Config) withDefaults() Config {
+	def := Default()
+	if c.AgentTimeout == 0 {
+		c.AgentTimeout = def.AgentTimeout
+	}
+	if c.StoppedTaskRetention == 0 {
+		c.StoppedTaskRetention = def.StoppedTaskRetention
+	}
+	if c.PurgeInterval == 0 {
+		c.PurgeInterval = def.PurgeInterval
+	}
+	return c
 }
 
 // keys returns every access key pair the server accepts.

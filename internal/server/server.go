@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
+
+	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
 	"github.com/gantry-dev/gantry/internal/ecs"
@@ -21,16 +24,26 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	store *state.Store
+	ecs   *ecs.Service
 	ln    net.Listener
 	http  *http.Server
 	done  chan error
+
+	// stop ends the background loops (the purge); loops tracks them.
+	stop      context.CancelFunc
+	loops     sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// Start opens the store, binds the listener and serves in the background.
+// Start opens the store, binds the listener and serves in the background:
+// the ECS API and the agent protocol on one edge, and the purge of old
+// stopped tasks.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -57,16 +70,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
+	ops := ecs.NewWithOptions(store, log, ecs.Options{
+		AgentTimeout:         cfg.AgentTimeout,
+		StoppedTaskRetention: cfg.StoppedTaskRetention,
+	})
 	edge := awsapi.NewEdge(awsapi.EdgeConfig{
 		Keys:     keys,
-		Services: []*awsapi.Service{ecs.New(store, log).API()},
+		Services: []*awsapi.Service{ops.API(), ops.AgentAPI()},
 		Logger:   log,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("/", edge)
-	s := &Server{cfg: cfg, log: log, store: store, ln: ln, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ln: ln, done: make(chan error, 1)}
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	loopCtx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.loops.Add(1)
+	go s.purgeLoop(loopCtx)
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -90,12 +111,19 @@ func (s *Server) Store() *state.Store { return s.store }
 // Wait blocks until the server stops serving.
 func (s *Server) Wait() error { return <-s.done }
 
-// Close stops serving and closes the store.
+// Close stops serving (pending agent long polls answer at once), stops the
+// background loops and closes the store. It is safe to call more than once.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.http.Shutdown(ctx)
-	return errors.Join(err, s.store.Close())
+	s.closeOnce.Do(func() {
+		s.ecs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := s.http.Shutdown(ctx)
+		s.stop()
+		s.loops.Wait()
+		s.closeErr = errors.Join(err, s.store.Close())
+	})
+	return s.closeErr
 }
 
 // Run starts a server and serves until ctx ends.
@@ -108,6 +136,65 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return s.Close()
 	case err := <-s.done:
-		return errors.Join(err, s.store.Close())
+		return errors.Join(err, s.Close())
+	}
+}
+
+// purgeElection is the etcd election whose leader runs the purge, so that
+// one replica purges at a time.
+const purgeElection = "/gantry/elections/purge"
+
+// purgeLoop campaigns for the purge election until ctx ends, and purges
+// every PurgeInterval while it leads.
+func (s *Server) purgeLoop(ctx context.Context) {
+	defer s.loops.Done()
+	for ctx.Err() == nil {
+		err := s.leadPurge(ctx)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		s.log.Warn("purge election", "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// leadPurge wins the purge election, then purges every PurgeInterval until
+// ctx ends or the election session is lost.
+func (s *Server) leadPurge(ctx context.Context) error {
+	sess, err := concurrency.NewSession(s.store.Client(), concurrency.WithTTL(10))
+	if err != nil {
+		return fmt.Errorf("start election session: %w", err)
+	}
+	defer sess.Close()
+	el := concurrency.NewElection(sess, purgeElection)
+	if err := el.Campaign(ctx, s.Addr()); err != nil {
+		return fmt.Errorf("campaign: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		el.Resign(rctx)
+	}()
+	s.log.Debug("leading the purge of stopped tasks", "interval", s.cfg.PurgeInterval)
+	tick := time.NewTicker(s.cfg.PurgeInterval)
+	defer tick.Stop()
+	for {
+		n, err := s.ecs.Purge(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("purge stopped tasks", "err", err)
+		case n > 0:
+			s.log.Debug("purged stopped tasks and old client tokens", "records", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sess.Done():
+			return errors.New("election session expired")
+		case <-tick.C:
+		}
 	}
 }

@@ -169,6 +169,12 @@ func (t *Txn) Delete(key string) *Txn {
 	return t
 }
 
+// DeletePrefix removes every key under prefix.
+func (t *Txn) DeletePrefix(prefix string) *Txn {
+	t.ops = append(t.ops, clientv3.OpDelete(t.s.key(prefix), clientv3.WithPrefix()))
+	return t
+}
+
 // Commit applies the writes if every condition holds, and returns the
 // revision of the commit; ErrConflict if a condition failed.
 func (t *Txn) Commit(ctx context.Context) (int64, error) {

@@ -1,0 +1,312 @@
+package ecs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/gantry-dev/gantry/internal/agentproto"
+	gt "github.com/gantry-dev/gantry/internal/gantrytest"
+	"github.com/gantry-dev/gantry/internal/wire/ecswire"
+)
+
+// fakeAgent plays a Gantry agent over the wire: it registers an instance,
+// polls for its assignments and reports state changes, all as signed AWS
+// JSON requests, as the real agent does.
+type fakeAgent struct {
+	t       *testing.T
+	url     string
+	region  string
+	cluster string
+	arn     string // the instance's ARN
+}
+
+// startAgent registers an instance of cluster (created first unless
+// "default") with cpu units, mem MiB and the reserved tcp ports, and polls
+// once so that it is connected.
+func startAgent(t *testing.T, env *gt.Env, c *ecs.Client, cluster string, cpu, mem int32, ports ...string) *fakeAgent {
+	t.Helper()
+	ctx := context.Background()
+	if cluster != "default" {
+		_, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ports == nil {
+		ports = []string{"22"}
+	}
+	ci := gt.Must(c.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{
+		Cluster: aws.String(cluster),
+		TotalResources: []types.Resource{
+			{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: cpu},
+			{Name: aws.String("MEMORY"), Type: aws.String("INTEGER"), IntegerValue: mem},
+			{Name: aws.String("PORTS"), Type: aws.String("STRINGSET"), StringSetValue: ports},
+			{Name: aws.String("PORTS_UDP"), Type: aws.String("STRINGSET"), StringSetValue: []string{}},
+		},
+		Attributes: []types.Attribute{
+			{Name: aws.String("ecs.availability-zone"), Value: aws.String("local-a")},
+			{Name: aws.String("ecs.cpu-architecture"), Value: aws.String("x86_64")},
+		},
+	}))(t).ContainerInstance
+	a := &fakeAgent{t: t, url: env.URL, region: c.Options().Region, cluster: cluster, arn: aws.ToString(ci.ContainerInstanceArn)}
+	a.poll(0, 0)
+	return a
+}
+
+// call sends a signed JSON request with target and decodes a 200 answer
+// into out; it returns the error code of any other answer.
+func (a *fakeAgent) call(target string, in, out any) string {
+	a.t.Helper()
+	body, err := json.Marshal(in)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	status, resp := signedTarget(a.t, a.url, a.region, target, body)
+	if status != http.StatusOK {
+		var e struct {
+			Type string `json:"__type"`
+		}
+		json.Unmarshal(resp, &e)
+		return e.Type
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp, out); err != nil {
+			a.t.Fatalf("%s: decode %s: %v", target, resp, err)
+		}
+	}
+	return ""
+}
+
+// poll polls with ackSeq, waiting up to wait seconds, and fails the test on
+// an error.
+func (a *fakeAgent) poll(ackSeq int64, wait int32, manifest ...agentproto.TaskStatus) agentproto.PollResponse {
+	a.t.Helper()
+	var out agentproto.PollResponse
+	if code := a.tryPoll(&agentproto.PollRequest{Cluster: a.cluster, ContainerInstanceArn: a.arn, AckSeq: ackSeq, WaitSeconds: wait, Manifest: manifest}, &out); code != "" {
+		a.t.Fatalf("poll: %s", code)
+	}
+	return out
+}
+
+// tryPoll sends a poll and returns the error code ("" on success).
+func (a *fakeAgent) tryPoll(in *agentproto.PollRequest, out *agentproto.PollResponse) string {
+	return a.call(agentproto.TargetPrefix+".Poll", in, out)
+}
+
+// report sends SubmitTaskStateChange for the task and fails on an error.
+func (a *fakeAgent) report(task, status string, containers ...agentproto.ContainerStateChange) {
+	a.t.Helper()
+	a.reportChange(agentproto.TaskStateChange{
+		SubmitTaskStateChangeRequest: ecswire.SubmitTaskStateChangeRequest{Cluster: a.cluster, Task: task, Status: status},
+		Containers:                   containers,
+	})
+}
+
+// reportChange sends a full TaskStateChange and fails on an error.
+func (a *fakeAgent) reportChange(ch agentproto.TaskStateChange) {
+	a.t.Helper()
+	var ack ecswire.SubmitTaskStateChangeResponse
+	if code := a.call(ecswire.TargetPrefix+".SubmitTaskStateChange", ch, &ack); code != "" {
+		a.t.Fatalf("SubmitTaskStateChange %s: %s", ch.Status, code)
+	}
+	if ack.Acknowledgment != "true" {
+		a.t.Fatalf("acknowledgment = %q", ack.Acknowledgment)
+	}
+}
+
+// container is a container state change for report.
+func container(name, status string) agentproto.ContainerStateChange {
+	return agentproto.ContainerStateChange{ContainerStateChange: ecswire.ContainerStateChange{ContainerName: name, Status: status}}
+}
+
+// signedTarget sends body with X-Amz-Target target, signed for region.
+func signedTarget(t *testing.T, url, region, target string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", target)
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: gt.KeyID, SecretAccessKey: gt.KeySecret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "ecs", region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func TestPollErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	a := startAgent(t, env, c, "prod", 1024, 1024)
+	var out agentproto.PollResponse
+	ghost := strings.Replace(a.arn, idOf(a.arn), strings.Repeat("a", 32), 1)
+	for _, tc := range []struct {
+		in   agentproto.PollRequest
+		want string
+	}{
+		{agentproto.PollRequest{Cluster: "nope", ContainerInstanceArn: a.arn}, "ClusterNotFoundException"},
+		{agentproto.PollRequest{Cluster: "prod", ContainerInstanceArn: ghost}, "InvalidParameterException"},
+		{agentproto.PollRequest{Cluster: "prod"}, "InvalidParameterException"},
+		{agentproto.PollRequest{Cluster: "prod", ContainerInstanceArn: a.arn, WaitSeconds: 21}, "InvalidParameterException"},
+	} {
+		if code := a.tryPoll(&tc.in, &out); code != tc.want {
+			t.Errorf("poll %+v = %q, want %s", tc.in, code, tc.want)
+		}
+	}
+	gt.Must(c.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String("prod"), ContainerInstance: aws.String(a.arn)}))(t)
+	if code := a.tryPoll(&agentproto.PollRequest{Cluster: "prod", ContainerInstanceArn: a.arn}, &out); code != "ClientException" {
+		t.Fatalf("poll of a deregistered instance = %q, want ClientException", code)
+	}
+}
+
+func TestPollLongPoll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	a := startAgent(t, env, c, "prod", 1024, 1024)
+	registerTD(t, c, "web")
+
+	first := a.poll(0, 0)
+	if len(first.Tasks) != 0 || first.Seq == 0 || first.HeartbeatSeconds != 10 {
+		t.Fatalf("first poll = %+v", first)
+	}
+
+	// Nothing changes: the poll answers after WaitSeconds, with nothing.
+	start := time.Now()
+	idle := a.poll(first.Seq, 1)
+	if took := time.Since(start); took < 900*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("idle poll took %v, want about 1s", took)
+	}
+	if len(idle.Tasks) != 0 || idle.Seq < first.Seq {
+		t.Fatalf("idle poll = %+v", idle)
+	}
+
+	// A task placed while the agent waits wakes the poll at once.
+	got := make(chan agentproto.PollResponse, 1)
+	go func() { got <- a.poll(idle.Seq, 15) }()
+	time.Sleep(200 * time.Millisecond)
+	run := gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("web")}))(t)
+	if len(run.Tasks) != 1 {
+		t.Fatalf("run = %+v", run)
+	}
+	select {
+	case p := <-got:
+		if len(p.Tasks) != 1 || p.Tasks[0].TaskArn != aws.ToString(run.Tasks[0].TaskArn) || p.Seq <= idle.Seq {
+			t.Fatalf("woken poll = %+v", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the poll did not wake up when a task was placed")
+	}
+
+	// A task the agent runs that the control plane does not know is to stop.
+	stray := "arn:aws:ecs:" + a.region + ":" + gt.Account + ":task/prod/" + strings.Repeat("b", 32)
+	p := a.poll(0, 0, agentproto.TaskStatus{TaskArn: stray, KnownStatus: "RUNNING"}, agentproto.TaskStatus{TaskArn: stray + "0", KnownStatus: "STOPPED"})
+	if len(p.Tasks) != 2 {
+		t.Fatalf("poll with a stray task = %+v", p)
+	}
+	if s := p.Tasks[1]; s.TaskArn != stray || s.DesiredStatus != "STOPPED" || len(s.Definition.ContainerDefinitions) != 0 {
+		t.Fatalf("stray task assignment = %+v", s)
+	}
+
+	// Versions reported on the poll reach versionInfo.
+	var out agentproto.PollResponse
+	if code := a.tryPoll(&agentproto.PollRequest{Cluster: "prod", ContainerInstanceArn: a.arn, AgentVersion: "9.9.9", DockerVersion: "28.0.1"}, &out); code != "" {
+		t.Fatal(code)
+	}
+	ci := describeOne(t, c, "prod", a.arn)
+	if ci.VersionInfo == nil || aws.ToString(ci.VersionInfo.AgentVersion) != "9.9.9" || aws.ToString(ci.VersionInfo.DockerVersion) != "28.0.1" {
+		t.Fatalf("versionInfo = %+v", ci.VersionInfo)
+	}
+}
+
+// A dedicated server with a one-second agent timeout: an instance whose
+// agent stops polling is disconnected, gets no tasks, and is connected
+// again by its next poll.
+func TestAgentConnectedTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env, err := gt.Start(gt.WithAgentTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	c := env.ECS()
+	a := startAgent(t, env, c, "prod", 1024, 1024)
+	registerTD(t, c, "web")
+	if ci := describeOne(t, c, "prod", a.arn); !ci.AgentConnected {
+		t.Fatalf("fresh instance not connected: %+v", ci)
+	}
+	if p := a.poll(0, 0); p.HeartbeatSeconds != 1 {
+		t.Fatalf("heartbeatSeconds = %d", p.HeartbeatSeconds)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if ci := describeOne(t, c, "prod", a.arn); ci.AgentConnected {
+		t.Fatalf("instance still connected after the timeout")
+	}
+	run := gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("web")}))(t)
+	if len(run.Tasks) != 0 || len(run.Failures) != 1 || aws.ToString(run.Failures[0].Reason) != "AGENT" || aws.ToString(run.Failures[0].Arn) != a.arn {
+		t.Fatalf("run on a disconnected instance = %+v", run)
+	}
+	a.poll(0, 0)
+	if ci := describeOne(t, c, "prod", a.arn); !ci.AgentConnected {
+		t.Fatalf("instance not connected again after a poll")
+	}
+	// A long poll is capped at half the timeout, so that the agent keeps its
+	// heartbeat fresh.
+	start := time.Now()
+	a.poll(a.poll(0, 0).Seq, 20)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("long poll took %v with a 1s agent timeout", took)
+	}
+}
+
+// Closing the server answers pending long polls at once instead of waiting
+// for them.
+func TestCloseAnswersLongPolls(t *testing.T) {
+	t.Parallel()
+	env, err := gt.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := env.ECS()
+	a := startAgent(t, env, c, "prod", 1024, 1024)
+	seq := a.poll(0, 0).Seq
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var out agentproto.PollResponse
+		a.tryPoll(&agentproto.PollRequest{Cluster: "prod", ContainerInstanceArn: a.arn, AckSeq: seq, WaitSeconds: 15}, &out)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	env.Close()
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("close took %v with a pending long poll", took)
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the long poll did not end when the server closed")
+	}
+}

@@ -1,0 +1,427 @@
+package ecs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/agentproto"
+	"github.com/gantry-dev/gantry/internal/awsapi"
+	"github.com/gantry-dev/gantry/internal/model"
+	"github.com/gantry-dev/gantry/internal/state"
+	"github.com/gantry-dev/gantry/internal/wire"
+	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
+)
+
+// The agent's reports (SubmitTaskStateChange, SubmitContainerStateChange)
+// move a task and its containers forward through the lifecycle of
+// agentproto.StatusRank. applyChange is the pure rule; the operations read
+// the task with its assignment and instance, apply it, and commit the three
+// together. Reports are idempotent: the agent retries until acknowledged,
+// and a repeated or late report changes nothing.
+
+func (s *Service) taskStateActions(m awsapi.Model) map[string]awsapi.Handler {
+	return map[string]awsapi.Handler{
+		"SubmitTaskStateChange":      awsapi.Action(m, s.SubmitTaskStateChange),
+		"SubmitContainerStateChange": awsapi.Action(m, s.SubmitContainerStateChange),
+	}
+}
+
+// Stopped reasons the control plane gives when the agent gives none.
+const (
+	reasonEssentialExited = "Essential container in task exited"
+	reasonFailedToStart   = "Task failed to start"
+)
+
+// stateChange is one report of an agent about a task: its status (or ""),
+// and any of its containers.
+type stateChange struct {
+	status, reason, stopCode                         string
+	pullStartedAt, pullStoppedAt, executionStoppedAt *wire.Time
+	containers                                       []agentproto.ContainerStateChange
+}
+
+// containerInfo is what the health roll-up and the essential rule need of
+// a container's definition.
+type containerInfo struct{ essential, healthCheck bool }
+
+// SubmitTaskStateChange applies an agent's report of a task's status and
+// its containers'. It answers {"acknowledgment":"true"} whether or not the
+// report changed anything.
+func (s *Service) SubmitTaskStateChange(ctx context.Context, in *agentproto.TaskStateChange) (*w.SubmitTaskStateChangeResponse, error) {
+	if v := wire.Validate(&in.SubmitTaskStateChangeRequest, w.Enums); len(v) > 0 {
+		return nil, InvalidParameter.Errorf("%s", v[0])
+	}
+	if err := checkStatus("status", in.Status); err != nil {
+		return nil, err
+	}
+	if in.StopCode != "" && !slices.Contains(w.Enums["TaskStopCode"], in.StopCode) {
+		return nil, InvalidParameter.Errorf("stopCode %q is not one of %v.", in.StopCode, w.Enums["TaskStopCode"])
+	}
+	for _, c := range in.Containers {
+		if err := checkContainerChange(c); err != nil {
+			return nil, err
+		}
+	}
+	ch := stateChange{
+		status: in.Status, reason: in.Reason, stopCode: in.StopCode, containers: in.Containers,
+		pullStartedAt: in.PullStartedAt, pullStoppedAt: in.PullStoppedAt, executionStoppedAt: in.ExecutionStoppedAt,
+	}
+	if err := s.applyReport(ctx, in.Cluster, in.Task, ch); err != nil {
+		return nil, err
+	}
+	return &w.SubmitTaskStateChangeResponse{Acknowledgment: "true"}, nil
+}
+
+// SubmitContainerStateChange applies an agent's report of one container.
+func (s *Service) SubmitContainerStateChange(ctx context.Context, in *agentproto.ContainerStateChangeRequest) (*w.SubmitContainerStateChangeResponse, error) {
+	c := agentproto.ContainerStateChange{
+		ContainerStateChange: w.ContainerStateChange{
+			ContainerName: in.ContainerName, ExitCode: in.ExitCode, ImageDigest: in.ImageDigest,
+			NetworkBindings: in.NetworkBindings, Reason: in.Reason, RuntimeId: in.RuntimeId, Status: in.Status,
+		},
+		HealthStatus: in.HealthStatus,
+	}
+	if err := checkContainerChange(c); err != nil {
+		return nil, err
+	}
+	if err := s.applyReport(ctx, in.Cluster, in.Task, stateChange{containers: []agentproto.ContainerStateChange{c}}); err != nil {
+		return nil, err
+	}
+	return &w.SubmitContainerStateChangeResponse{Acknowledgment: "true"}, nil
+}
+
+func checkStatus(what, status string) error {
+	if status != "" && agentproto.StatusRank(status) == 0 {
+		return InvalidParameter.Errorf("%s %q is not a task status: PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING or STOPPED.", what, status)
+	}
+	return nil
+}
+
+func checkContainerChange(c agentproto.ContainerStateChange) error {
+	if c.ContainerName == "" {
+		return InvalidParameter.Errorf("Every container state change needs a containerName.")
+	}
+	if err := checkStatus("container "+c.ContainerName+" status", c.Status); err != nil {
+		return err
+	}
+	if c.HealthStatus != "" && !slices.Contains(w.Enums["HealthStatus"], c.HealthStatus) {
+		return InvalidParameter.Errorf("container %s healthStatus %q is not HEALTHY, UNHEALTHY or UNKNOWN.", c.ContainerName, c.HealthStatus)
+	}
+	return nil
+}
+
+// applyReport applies a report to the task named by cluster and ref.
+func (s *Service) applyReport(ctx context.Context, clusterRef, ref string, ch stateChange) error {
+	sc := s.scope(ctx)
+	name, err := sc.clusterName(clusterRef)
+	if err != nil {
+		return err
+	}
+	if err := existingCluster(ctx, sc, name); err != nil {
+		return err
+	}
+	id, _, ok, err := sc.taskRef(name, ref)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errTaskNotFound()
+	}
+	_, err = state.Retry(ctx, func() (struct{}, error) {
+		cur, err := sc.loadTaskState(ctx, name, id)
+		if errors.Is(err, state.ErrNotFound) {
+			return struct{}{}, errTaskNotFound()
+		}
+		if err != nil {
+			return struct{}{}, err
+		}
+		changed, err := applyChange(cur.task, ch, containerInfos(cur.assignment), s.now())
+		if err != nil || !changed {
+			return struct{}{}, err
+		}
+		if a := cur.assignment; a != nil && a.DesiredStatus != cur.task.DesiredStatus {
+			a.DesiredStatus, a.StoppedReason, a.StopCode = cur.task.DesiredStatus, cur.task.StoppedReason, cur.task.StopCode
+			a.Version = cur.task.Version
+			cur.assignmentChanged = true
+		}
+		return struct{}{}, cur.commit(ctx, sc, name)
+	})
+	return err
+}
+
+// containerInfos reads, from a task's assignment, which containers are
+// essential and which have health checks; nil without an assignment.
+func containerInfos(a *agentproto.Assignment) map[string]containerInfo {
+	if a == nil {
+		return nil
+	}
+	out := map[string]containerInfo{}
+	for _, c := range a.Definition.ContainerDefinitions {
+		out[c.Name] = containerInfo{essential: c.Essential == nil || *c.Essential, healthCheck: c.HealthCheck != nil}
+	}
+	return out
+}
+
+// applyChange applies a report to t at now and reports whether t changed
+// (its version then counts one more). A STOPPED task does not change;
+// statuses only move forward; first timestamps stick. An essential
+// container stopping makes the task's desired status STOPPED; the task
+// reaching STOPPED completes its stop (see finishStop). The task's health
+// is rolled up from its essential containers with health checks.
+func applyChange(t *model.Task, ch stateChange, info map[string]containerInfo, now time.Time) (bool, error) {
+	if t.LastStatus == agentproto.StatusStopped {
+		return false, nil
+	}
+	before, err := json.Marshal(t)
+	if err != nil {
+		return false, err
+	}
+	at := wire.At(now)
+	for _, cc := range ch.containers {
+		i := slices.IndexFunc(t.Containers, func(c w.Container) bool { return c.Name == cc.ContainerName })
+		if i < 0 {
+			return false, InvalidParameter.Errorf("Container %q is not a container of task %s.", cc.ContainerName, t.TaskArn)
+		}
+		applyContainer(&t.Containers[i], cc)
+	}
+	if t.Connectivity == "" {
+		t.Connectivity, t.ConnectivityAt = "CONNECTED", at
+	}
+	setOnce(&t.PullStartedAt, ch.pullStartedAt)
+	setOnce(&t.PullStoppedAt, ch.pullStoppedAt)
+	if t.DesiredStatus != agentproto.StatusStopped && essentialStopped(t, info) {
+		t.DesiredStatus = agentproto.StatusStopped
+		t.StopCode, t.StoppedReason = derivedStop(t, &ch)
+		setOnce(&t.StoppingAt, at)
+	}
+	if agentproto.StatusRank(ch.status) > agentproto.StatusRank(t.LastStatus) {
+		t.LastStatus = ch.status
+		switch ch.status {
+		case agentproto.StatusRunning:
+			setOnce(&t.StartedAt, at)
+		case agentproto.StatusDeactivating, agentproto.StatusStopping, agentproto.StatusDeprovisioning:
+			setOnce(&t.StoppingAt, at)
+		case agentproto.StatusStopped:
+			finishStop(t, &ch, now)
+		}
+	}
+	t.HealthStatus = rollupHealth(t, info)
+	after, err := json.Marshal(t)
+	if err != nil || string(after) == string(before) {
+		return false, err
+	}
+	t.Version++
+	return true, nil
+}
+
+// applyContainer applies one container's report: a status below the known
+// one is ignored with the rest of the report; the other members are taken
+// as given.
+func applyContainer(c *w.Container, cc agentproto.ContainerStateChange) {
+	r, cur := agentproto.StatusRank(cc.Status), agentproto.StatusRank(c.LastStatus)
+	if cc.Status != "" && r < cur {
+		return
+	}
+	if r > cur {
+		c.LastStatus = cc.Status
+	}
+	if cc.ExitCode != nil {
+		c.ExitCode = new(*cc.ExitCode)
+	}
+	if cc.Reason != "" {
+		c.Reason = cc.Reason
+	}
+	if cc.NetworkBindings != nil {
+		c.NetworkBindings = cc.NetworkBindings
+	}
+	if cc.RuntimeId != "" {
+		c.RuntimeId = cc.RuntimeId
+	}
+	if cc.ImageDigest != "" {
+		c.ImageDigest = cc.ImageDigest
+	}
+	if cc.HealthStatus != "" {
+		c.HealthStatus = cc.HealthStatus
+	}
+}
+
+func setOnce(dst **wire.Time, v *wire.Time) {
+	if *dst == nil && v != nil {
+		*dst = v
+	}
+}
+
+// essentialStopped reports whether an essential container of t is STOPPED.
+func essentialStopped(t *model.Task, info map[string]containerInfo) bool {
+	for _, c := range t.Containers {
+		if ci, ok := info[c.Name]; ok && ci.essential && c.LastStatus == agentproto.StatusStopped {
+			return true
+		}
+	}
+	return false
+}
+
+// derivedStop is the stop code and reason of a task that stops without the
+// control plane asking: the agent's stop code if it gave one, else
+// TaskFailedToStart if the task never ran (never RUNNING, no container
+// exit code), else EssentialContainerExited; the agent's reason if it gave
+// one, else the reason of that code (for a failed start, the first
+// container's reason).
+func derivedStop(t *model.Task, ch *stateChange) (code, reason string) {
+	ran := t.StartedAt != nil || slices.ContainsFunc(t.Containers, func(c w.Container) bool { return c.ExitCode != nil })
+	if ch != nil {
+		code, reason = ch.stopCode, ch.reason
+	}
+	if code == "" {
+		code = agentproto.StopCodeEssentialContainerExited
+		if !ran {
+			code = agentproto.StopCodeTaskFailedToStart
+		}
+	}
+	if reason != "" {
+		return code, reason
+	}
+	switch code {
+	case agentproto.StopCodeEssentialContainerExited:
+		return code, reasonEssentialExited
+	case agentproto.StopCodeTaskFailedToStart:
+		for _, c := range t.Containers {
+			if c.Reason != "" {
+				return code, c.Reason
+			}
+		}
+		return code, reasonFailedToStart
+	}
+	return code, "Task stopped"
+}
+
+// finishStop makes t STOPPED at now: desired status STOPPED, a stop code
+// and reason if the control plane gave none, the stop timestamps, and every
+// container STOPPED.
+func finishStop(t *model.Task, ch *stateChange, now time.Time) {
+	at := wire.At(now)
+	t.LastStatus, t.DesiredStatus = agentproto.StatusStopped, agentproto.StatusStopped
+	if t.StopCode == "" {
+		code, reason := derivedStop(t, ch)
+		t.StopCode = code
+		if t.StoppedReason == "" {
+			t.StoppedReason = reason
+		}
+	}
+	setOnce(&t.StoppingAt, at)
+	if ch != nil {
+		setOnce(&t.ExecutionStoppedAt, ch.executionStoppedAt)
+	}
+	setOnce(&t.ExecutionStoppedAt, at)
+	t.StoppedAt = at
+	for i := range t.Containers {
+		t.Containers[i].LastStatus = agentproto.StatusStopped
+	}
+}
+
+// rollupHealth is a task's health as ECS rolls it up: UNHEALTHY if an
+// essential container with a health check is UNHEALTHY, HEALTHY if all of
+// them are HEALTHY (and there is one), else UNKNOWN.
+func rollupHealth(t *model.Task, info map[string]containerInfo) string {
+	checked, healthy := false, true
+	for _, c := range t.Containers {
+		ci := info[c.Name]
+		if !ci.essential || !ci.healthCheck {
+			continue
+		}
+		checked = true
+		switch c.HealthStatus {
+		case agentproto.HealthUnhealthy:
+			return agentproto.HealthUnhealthy
+		case agentproto.HealthHealthy:
+		default:
+			healthy = false
+		}
+	}
+	if checked && healthy {
+		return agentproto.HealthHealthy
+	}
+	if info == nil && t.HealthStatus != "" {
+		return t.HealthStatus
+	}
+	return agentproto.HealthUnknown
+}
+
+// taskState is a task as read for a change, with its assignment and its
+// instance (nil when there is none, or the instance is not registered).
+type taskState struct {
+	task              *model.Task
+	taskRev           int64
+	wasStopped        bool
+	assignment        *agentproto.Assignment
+	asgRev            int64
+	assignmentChanged bool
+	instance          *model.ContainerInstance
+	instRev           int64
+}
+
+// loadTaskState reads a task, its assignment and its instance.
+func (sc scope) loadTaskState(ctx context.Context, cluster, id string) (*taskState, error) {
+	ts := &taskState{task: new(model.Task)}
+	rev, err := sc.st.Get(ctx, model.TaskKey(cluster, id), ts.task)
+	if err != nil {
+		return nil, err
+	}
+	ts.taskRev, ts.wasStopped = rev, ts.task.LastStatus == agentproto.StatusStopped
+	if ts.task.InstanceID == "" {
+		return ts, nil
+	}
+	pages, err := sc.st.ReadAll(ctx,
+		state.Read{Key: model.AssignmentKey(cluster, ts.task.InstanceID, id)},
+		state.Read{Key: model.InstanceKey(cluster, ts.task.InstanceID)},
+	)
+	if err != nil {
+		return nil, err
+	}
+	if items := pages[0].Items; len(items) > 0 {
+		ts.assignment = new(agentproto.Assignment)
+		if err := items[0].Decode(ts.assignment); err != nil {
+			return nil, err
+		}
+		ts.asgRev = items[0].Revision
+	}
+	if items := pages[1].Items; len(items) > 0 {
+		ts.instance = new(model.ContainerInstance)
+		if err := items[0].Decode(ts.instance); err != nil {
+			return nil, err
+		}
+		ts.instRev = items[0].Revision
+	}
+	return ts, nil
+}
+
+// commit writes the task if nothing changed since it was read. A task that
+// has just become STOPPED also loses its assignment and gives its
+// reservation back to its instance; otherwise a changed assignment is
+// written with it.
+func (ts *taskState) commit(ctx context.Context, sc scope, cluster string) error {
+	t := ts.task
+	id := lastSegment(t.TaskArn)
+	key := model.TaskKey(cluster, id)
+	asgKey := model.AssignmentKey(cluster, t.InstanceID, id)
+	txn := sc.st.Txn().Expect(key, ts.taskRev).Put(key, t)
+	switch {
+	case t.LastStatus == agentproto.StatusStopped && !ts.wasStopped:
+		if ts.assignment != nil {
+			txn.Expect(asgKey, ts.asgRev).Delete(asgKey)
+		}
+		if ts.instance != nil {
+			instKey := model.InstanceKey(cluster, t.InstanceID)
+			release(ts.instance, t.Reserved)
+			ts.instance.Version++
+			txn.Expect(instKey, ts.instRev).Put(instKey, ts.instance)
+		}
+	case ts.assignment != nil && ts.assignmentChanged:
+		txn.Expect(asgKey, ts.asgRev).Put(asgKey, ts.assignment)
+	}
+	_, err := txn.Commit(ctx)
+	return err
+}

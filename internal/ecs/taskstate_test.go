@@ -1,0 +1,155 @@
+package ecs
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/agentproto"
+	"github.com/gantry-dev/gantry/internal/model"
+	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
+)
+
+// Pure rules of tasks: placement, reservations and the agent's reports.
+
+func resources(cpu, mem int32, ports ...string) []w.Resource {
+	return []w.Resource{
+		{Name: "CPU", Type: "INTEGER", IntegerValue: cpu},
+		{Name: "MEMORY", Type: "INTEGER", IntegerValue: mem},
+		{Name: "PORTS", Type: "STRINGSET", StringSetValue: ports},
+	}
+}
+
+func TestPlace(t *testing.T) {
+	need := demand{cpu: 256, memory: 512, ports: []string{"80"}}
+	cands := []candidate{
+		{arn: "cpu", status: "ACTIVE", connected: true, remaining: resources(128, 4096)},
+		{arn: "mem", status: "ACTIVE", connected: true, remaining: resources(4096, 256)},
+		{arn: "port", status: "ACTIVE", connected: true, remaining: resources(4096, 4096, "22", "80")},
+		{arn: "agent", status: "ACTIVE", connected: false, remaining: resources(4096, 4096)},
+		{arn: "draining", status: "DRAINING", connected: true, remaining: resources(4096, 4096)},
+	}
+	i, failures := place(cands, need, func(int) int { return 0 })
+	var got []string
+	for _, f := range failures {
+		got = append(got, f.Arn+"="+f.Reason)
+	}
+	want := []string{"cpu=RESOURCE:CPU", "mem=RESOURCE:MEMORY", "port=RESOURCE:PORTS", "agent=AGENT", "draining=DRAINING"}
+	if i != -1 || !slices.Equal(got, want) {
+		t.Fatalf("place = %d, %v; want -1, %v", i, got, want)
+	}
+	cands = append(cands, candidate{arn: "fits", status: "ACTIVE", connected: true, remaining: resources(256, 512, "22")})
+	if i, failures := place(cands, need, func(n int) int { return n - 1 }); i != len(cands)-1 || failures != nil {
+		t.Fatalf("place = %d, %v; want the last candidate", i, failures)
+	}
+}
+
+func TestReserveRelease(t *testing.T) {
+	ci := &model.ContainerInstance{RegisteredResources: resources(1024, 2048, "22"), RemainingResources: resources(1024, 2048, "22")}
+	taken := reserve(ci, demand{cpu: 256, memory: 512, ports: []string{"80"}, portsUDP: []string{"53"}})
+	if got := ci.RemainingResources; intResource(got, "CPU") != 768 || intResource(got, "MEMORY") != 1536 ||
+		!slices.Equal(stringSetResource(got, "PORTS"), []string{"22", "80"}) || !slices.Equal(stringSetResource(got, "PORTS_UDP"), []string{"53"}) {
+		t.Fatalf("after reserve: %+v", got)
+	}
+	release(ci, taken)
+	if got := ci.RemainingResources; intResource(got, "CPU") != 1024 || intResource(got, "MEMORY") != 2048 ||
+		!slices.Equal(stringSetResource(got, "PORTS"), []string{"22"}) || len(stringSetResource(got, "PORTS_UDP")) != 0 {
+		t.Fatalf("after release: %+v", got)
+	}
+	// Releasing twice never goes above what was registered, nor frees the
+	// agent's own ports.
+	release(ci, append(taken, w.Resource{Name: "PORTS", Type: "STRINGSET", StringSetValue: []string{"22"}}))
+	if got := ci.RemainingResources; intResource(got, "CPU") != 1024 || !slices.Equal(stringSetResource(got, "PORTS"), []string{"22"}) {
+		t.Fatalf("after a second release: %+v", got)
+	}
+}
+
+func TestTaskDemand(t *testing.T) {
+	td := &w.TaskDefinition{ContainerDefinitions: []w.ContainerDefinition{
+		{Cpu: 100, Memory: new(int32(300)), MemoryReservation: new(int32(200)),
+			PortMappings: []w.PortMapping{{ContainerPort: new(int32(80)), HostPort: new(int32(8080)), Protocol: "tcp"}, {ContainerPort: new(int32(81)), HostPort: new(int32(0))}}},
+		{Cpu: 50, Memory: new(int32(100)), PortMappings: []w.PortMapping{{ContainerPort: new(int32(53)), HostPort: new(int32(53)), Protocol: "udp"}}},
+	}}
+	d := taskDemand(td)
+	if d.cpu != 150 || d.memory != 300 || !slices.Equal(d.ports, []string{"8080"}) || !slices.Equal(d.portsUDP, []string{"53"}) {
+		t.Fatalf("demand = %v", d)
+	}
+	td.Cpu, td.Memory = "1024", "2048"
+	if d := taskDemand(td); d.cpu != 1024 || d.memory != 2048 {
+		t.Fatalf("demand with task sizes = %v", d)
+	}
+	td.NetworkMode = modeNone
+	if d := taskDemand(td); len(d.ports)+len(d.portsUDP) != 0 {
+		t.Fatalf("demand in network mode none = %v", d)
+	}
+}
+
+// newTestTask is a PENDING task of an essential web container with a health
+// check and a non-essential log container.
+func newTestTask() (*model.Task, map[string]containerInfo) {
+	return &model.Task{Task: w.Task{
+			TaskArn: "arn:aws:ecs:r:1:task/c/1", LastStatus: "PENDING", DesiredStatus: "RUNNING", Version: 1,
+			Containers: []w.Container{{Name: "web", LastStatus: "PENDING"}, {Name: "log", LastStatus: "PENDING"}},
+		}}, map[string]containerInfo{
+			"web": {essential: true, healthCheck: true},
+			"log": {essential: false},
+		}
+}
+
+func change(status string, cs ...agentproto.ContainerStateChange) stateChange {
+	return stateChange{status: status, containers: cs}
+}
+
+func cchange(name, status, health string) agentproto.ContainerStateChange {
+	return agentproto.ContainerStateChange{ContainerStateChange: w.ContainerStateChange{ContainerName: name, Status: status}, HealthStatus: health}
+}
+
+func TestApplyChange(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	tk, info := newTestTask()
+	steps := []struct {
+		ch          stateChange
+		changed     bool
+		last, want  string // task lastStatus, desiredStatus after
+		health      string
+		wantVersion int64
+	}{
+		{change("RUNNING", cchange("web", "RUNNING", ""), cchange("log", "RUNNING", "")), true, "RUNNING", "RUNNING", "UNKNOWN", 2},
+		{change("RUNNING", cchange("web", "RUNNING", "")), false, "RUNNING", "RUNNING", "UNKNOWN", 2},
+		{change("PENDING", cchange("web", "PENDING", "")), false, "RUNNING", "RUNNING", "UNKNOWN", 2},
+		{change("", cchange("web", "", "HEALTHY")), true, "RUNNING", "RUNNING", "HEALTHY", 3},
+		{change("", cchange("log", "STOPPED", "")), true, "RUNNING", "RUNNING", "HEALTHY", 4},
+		{change("", cchange("web", "", "UNHEALTHY")), true, "RUNNING", "RUNNING", "UNHEALTHY", 5},
+		{change("", cchange("web", "STOPPED", "")), true, "RUNNING", "STOPPED", "UNHEALTHY", 6},
+		{change("STOPPED"), true, "STOPPED", "STOPPED", "UNHEALTHY", 7},
+		{change("RUNNING", cchange("web", "RUNNING", "HEALTHY")), false, "STOPPED", "STOPPED", "UNHEALTHY", 7},
+	}
+	for i, st := range steps {
+		changed, err := applyChange(tk, st.ch, info, now.Add(time.Duration(i)*time.Second))
+		if err != nil || changed != st.changed || tk.LastStatus != st.last || tk.DesiredStatus != st.want || tk.HealthStatus != st.health || tk.Version != st.wantVersion {
+			t.Fatalf("step %d: changed %v, err %v, task %s/%s health %s version %d; want %v, %s/%s %s %d",
+				i, changed, err, tk.LastStatus, tk.DesiredStatus, tk.HealthStatus, tk.Version, st.changed, st.last, st.want, st.health, st.wantVersion)
+		}
+	}
+	if tk.StopCode != agentproto.StopCodeEssentialContainerExited || tk.StoppedReason != reasonEssentialExited ||
+		!tk.StartedAt.Equal(now) || !tk.StoppingAt.Equal(now.Add(6*time.Second)) || !tk.StoppedAt.Equal(now.Add(7*time.Second)) ||
+		!tk.ExecutionStoppedAt.Equal(now.Add(7*time.Second)) || tk.ConnectivityAt == nil || !tk.ConnectivityAt.Equal(now) {
+		t.Fatalf("stopped task = %+v", tk.Task)
+	}
+	if _, err := applyChange(&model.Task{Task: w.Task{LastStatus: "PENDING"}}, change("", cchange("ghost", "RUNNING", "")), nil, now); err == nil {
+		t.Fatal("a report about an unknown container was accepted")
+	}
+}
+
+func TestFailedToStart(t *testing.T) {
+	tk, info := newTestTask()
+	pull := cchange("web", "STOPPED", "")
+	pull.Reason = "CannotPullContainerError: no such image"
+	if _, err := applyChange(tk, change("STOPPED", pull), info, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if tk.StopCode != agentproto.StopCodeTaskFailedToStart || tk.StoppedReason != pull.Reason || tk.StartedAt != nil ||
+		tk.Containers[1].LastStatus != "STOPPED" {
+		t.Fatalf("task = %+v", tk.Task)
+	}
+}
