@@ -66,6 +66,7 @@ func main() {
 	modelPath := flag.String("model", "", "path to service-2.json")
 	pkg := flag.String("pkg", "", "Go package name")
 	out := flag.String("out", "shapes_gen.go", "output file")
+	flag.BoolVar(&boxBounded, "box-bounded", false, "make optional integer members whose shape has min >= 1 pointers (models without box traits, like ECR's: zero would be invalid, so absent must be representable)")
 	flag.Parse()
 	raw, err := os.ReadFile(*modelPath)
 	if err != nil {
@@ -166,7 +167,7 @@ func generate(m *model, pkg string) ([]byte, error) {
 			if mem.LocationName != "" {
 				wireName = mem.LocationName
 			}
-			goType, omit := goTypeOf(m, mem.Shape, mem.Box)
+			goType, omit := goTypeOf(m, mem.Shape, mem.Box || (boxBounded && boundedNumber(m, mem.Shape)))
 			tag := wireName
 			if omit {
 				tag += ",omitempty"
@@ -181,6 +182,16 @@ func generate(m *model, pkg string) ([]byte, error) {
 		fmt.Fprintf(&b, "}\n\n")
 	}
 	return format.Source(b.Bytes())
+}
+
+// boxBounded is the -box-bounded flag.
+var boxBounded bool
+
+// boundedNumber reports whether a shape is an integer or long whose minimum
+// is at least 1.
+func boundedNumber(m *model, name string) bool {
+	s := m.Shapes[name]
+	return (s.Type == "integer" || s.Type == "long") && s.Min != nil && *s.Min >= 1
 }
 
 // goTypeOf returns the Go type of a member and whether it is omitted when

@@ -1,0 +1,71 @@
+package registry_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/registry"
+	"github.com/gantry-dev/gantry/internal/state"
+	"github.com/gantry-dev/gantry/internal/wire/ecrwire"
+)
+
+// testAccount and testRegion are the namespace of the test registries.
+const (
+	testAccount = "123456789012"
+	testRegion  = "us-test-1"
+)
+
+// env is a registry served on loopback over a real embedded etcd.
+type env struct {
+	reg   *registry.Registry
+	srv   *httptest.Server
+	now   time.Time // the registry's clock; zero means time.Now
+	token string
+	ns    registry.Namespace
+}
+
+// newEnv starts a registry in a fresh data directory.
+func newEnv(t testing.TB) *env { return newEnvAt(t, time.Time{}) }
+
+// newEnvAt starts a registry whose clock reads now until e.now is changed.
+func newEnvAt(t testing.TB, now time.Time) *env {
+	t.Helper()
+	e := &env{now: now}
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	st, err := state.Open(context.Background(), state.Config{DataDir: dir}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := registry.New(registry.Config{Store: st, DataDir: filepath.Join(dir, "registry"), Account: testAccount,
+		TokenSecret: []byte("0123456789abcdef0123456789abcdef"), Logger: log, Now: func() time.Time {
+			if e.now.IsZero() {
+				return time.Now()
+			}
+			return e.now
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	tok, _ := reg.IssueToken(testAccount, "arn:aws:iam::"+testAccount+":root", testRegion)
+	e.reg, e.srv, e.token, e.ns = reg, srv, tok, registry.Namespace{Account: testAccount, Region: testRegion}
+	return e
+}
+
+// createRepo creates a repository with the given tag mutability.
+func (e *env) createRepo(t testing.TB, name, mutability string) {
+	t.Helper()
+	err := e.reg.CreateRepository(context.Background(), e.ns, &registry.Repository{Repository: ecrwire.Repository{
+		RepositoryName: name, ImageTagMutability: mutability, RegistryId: testAccount,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,316 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/model"
+	"github.com/gantry-dev/gantry/internal/state"
+)
+
+// uploadIdleTimeout is how long an upload session may go untouched before
+// it is discarded.
+const uploadIdleTimeout = time.Hour
+
+// upload is a blob upload session. Its content goes to a temporary file and
+// its hashes are kept in memory, so a session lives on the replica that
+// started it.
+type upload struct {
+	id         string
+	ns         Namespace
+	repo       string
+	w          *blobWriter
+	lastActive time.Time
+}
+
+// getBlob serves GET and HEAD of a blob (with Range) in a repository.
+func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, ns Namespace, name, digest string) error {
+	if _, _, err := parseDigest(digest); err != nil {
+		return err
+	}
+	var link BlobLink
+	if _, err := r.store(ns).Get(req.Context(), model.RegistryBlobKey(name, digest), &link); err != nil {
+		return r.blobUnknown(req.Context(), ns, name, digest, err)
+	}
+	f, err := r.blobs.open(digest)
+	if err != nil {
+		return r.blobUnknown(req.Context(), ns, name, digest, state.ErrNotFound)
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Docker-Content-Digest", digest)
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Etag", `"`+digest+`"`)
+	h.Set("Cache-Control", "max-age=31536000")
+	http.ServeContent(w, req, "", time.Time{}, f)
+	return nil
+}
+
+// blobUnknown turns a not-found blob into NAME_UNKNOWN or BLOB_UNKNOWN.
+func (r *Registry) blobUnknown(ctx context.Context, ns Namespace, name, digest string, err error) error {
+	if !errors.Is(err, state.ErrNotFound) {
+		return err
+	}
+	if _, _, err := r.Repository(ctx, ns, name); err != nil {
+		return err
+	}
+	return &Error{Code: BlobUnknown, Message: "blob " + digest + " is not in repository " + quote(name), Detail: map[string]string{"digest": digest}}
+}
+
+// deleteBlob removes a blob from a repository (its content stays until no
+// repository references it).
+func (r *Registry) deleteBlob(w http.ResponseWriter, req *http.Request, ns Namespace, name, digest string) error {
+	if _, _, err := parseDigest(digest); err != nil {
+		return err
+	}
+	st, key := r.store(ns), model.RegistryBlobKey(name, digest)
+	_, err := state.Retry(req.Context(), func() (struct{}, error) {
+		var link BlobLink
+		rev, err := st.Get(req.Context(), key, &link)
+		if err != nil {
+			return struct{}{}, r.blobUnknown(req.Context(), ns, name, digest, err)
+		}
+		_, err = st.Txn().Expect(key, rev).Delete(key).Commit(req.Context())
+		return struct{}{}, err
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// LinkBlob records that a blob whose content is on disk belongs to repo;
+// NAME_UNKNOWN if the repository does not exist (or is deleted meanwhile).
+func (r *Registry) LinkBlob(ctx context.Context, ns Namespace, repo, digest string, size int64) error {
+	st := r.store(ns)
+	_, err := state.Retry(ctx, func() (struct{}, error) {
+		_, rev, err := r.Repository(ctx, ns, repo)
+		if err != nil {
+			return struct{}{}, err
+		}
+		key, repoKey := model.RegistryBlobKey(repo, digest), model.RegistryRepositoryKey(repo)
+		_, err = st.Txn().Expect(repoKey, rev).Put(key, BlobLink{Size: size}).Commit(ctx)
+		return struct{}{}, err
+	})
+	return err
+}
+
+// BlobSize returns the size of a blob in repo, or BLOB_UNKNOWN.
+func (r *Registry) BlobSize(ctx context.Context, ns Namespace, repo, digest string) (int64, error) {
+	var link BlobLink
+	if _, err := r.store(ns).Get(ctx, model.RegistryBlobKey(repo, digest), &link); err != nil {
+		return 0, r.blobUnknown(ctx, ns, repo, digest, err)
+	}
+	return link.Size, nil
+}
+
+// blobCreated answers 201 for a blob now in the repository.
+func blobCreated(w http.ResponseWriter, name, digest string) {
+	w.Header().Set("Location", "/v2/"+name+"/blobs/"+digest)
+	w.Header().Set("Docker-Content-Digest", digest)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+}
+
+// startUpload handles POST .../blobs/uploads/: a cross-repository mount
+// (?mount=&from=), a monolithic upload (?digest=), or a new session.
+func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name string) error {
+	ctx := req.Context()
+	if _, _, err := r.Repository(ctx, ns, name); err != nil {
+		return err
+	}
+	q := req.URL.Query()
+	if mount, from := q.Get("mount"), q.Get("from"); mount != "" && from != "" {
+		if _, _, err := parseDigest(mount); err != nil {
+			return err
+		}
+		if size, err := r.BlobSize(ctx, ns, from, mount); err == nil && r.blobs.exists(mount) {
+			if err := r.LinkBlob(ctx, ns, name, mount, size); err != nil {
+				return err
+			}
+			blobCreated(w, name, mount)
+			return nil
+		}
+		// Not mountable: fall through to a new session, as the spec allows.
+	}
+	bw, err := r.blobs.create()
+	if err != nil {
+		return err
+	}
+	if digest := q.Get("digest"); digest != "" {
+		if _, _, err := parseDigest(digest); err != nil {
+			bw.cancel()
+			return err
+		}
+		if _, err := bw.readFrom(req.Body); err != nil {
+			bw.cancel()
+			return BlobUploadInvalid.Errorf("could not read the blob: " + err.Error())
+		}
+		size := bw.size
+		if err := bw.commit(digest); err != nil {
+			return err
+		}
+		if err := r.LinkBlob(ctx, ns, name, digest, size); err != nil {
+			return err
+		}
+		blobCreated(w, name, digest)
+		return nil
+	}
+	u := &upload{id: model.NewID(), ns: ns, repo: name, w: bw, lastActive: r.now()}
+	r.mu.Lock()
+	r.reapLocked()
+	r.uploads[u.id] = u
+	r.mu.Unlock()
+	uploadAccepted(w, u, http.StatusAccepted)
+	return nil
+}
+
+// reapLocked discards sessions idle for longer than uploadIdleTimeout.
+func (r *Registry) reapLocked() {
+	for id, u := range r.uploads {
+		if r.now().Sub(u.lastActive) > uploadIdleTimeout && u.w.mu.TryLock() {
+			delete(r.uploads, id)
+			u.w.cancel()
+			u.w.mu.Unlock()
+		}
+	}
+}
+
+// uploadAccepted answers with a session's location and progress.
+func uploadAccepted(w http.ResponseWriter, u *upload, status int) {
+	h := w.Header()
+	h.Set("Location", "/v2/"+u.repo+"/blobs/uploads/"+u.id)
+	h.Set("Docker-Upload-UUID", u.id)
+	end := u.w.size - 1
+	if end < 0 {
+		end = 0
+	}
+	h.Set("Range", "0-"+strconv.FormatInt(end, 10))
+	h.Set("Content-Length", "0")
+	w.WriteHeader(status)
+}
+
+// session finds an upload of repo in ns and locks it; the caller unlocks.
+func (r *Registry) session(ns Namespace, name, id string) (*upload, error) {
+	r.mu.Lock()
+	u := r.uploads[id]
+	r.mu.Unlock()
+	if u == nil || u.ns != ns || u.repo != name {
+		return nil, &Error{Code: BlobUploadUnknown, Message: "upload " + quote(id) + " is not in progress in repository " + quote(name)}
+	}
+	u.w.mu.Lock()
+	r.mu.Lock()
+	alive := r.uploads[id] == u
+	r.mu.Unlock()
+	if !alive {
+		u.w.mu.Unlock()
+		return nil, &Error{Code: BlobUploadUnknown, Message: "upload " + quote(id) + " is not in progress in repository " + quote(name)}
+	}
+	u.lastActive = r.now()
+	return u, nil
+}
+
+// drop ends a session (its writer already committed or cancelled).
+func (r *Registry) drop(u *upload) {
+	r.mu.Lock()
+	delete(r.uploads, u.id)
+	r.mu.Unlock()
+}
+
+// appendChunk writes the request body to the session, after checking that
+// a Content-Range, if given, starts where the content so far ends.
+func appendChunk(req *http.Request, u *upload) error {
+	if cr := req.Header.Get("Content-Range"); cr != "" {
+		startS, _, _ := strings.Cut(strings.TrimPrefix(cr, "bytes="), "-")
+		start, err := strconv.ParseInt(startS, 10, 64)
+		if err != nil || start != u.w.size {
+			return BlobUploadInvalid.WithStatus(http.StatusRequestedRangeNotSatisfiable,
+				"chunk out of order: Content-Range "+cr+" does not start at the uploaded size "+strconv.FormatInt(u.w.size, 10))
+		}
+	}
+	if _, err := u.w.readFrom(req.Body); err != nil {
+		return BlobUploadInvalid.Errorf("could not read the chunk: " + err.Error())
+	}
+	return nil
+}
+
+// patchUpload appends a chunk (or a whole stream) to a session.
+func (r *Registry) patchUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
+	u, err := r.session(ns, name, id)
+	if err != nil {
+		return err
+	}
+	defer u.w.mu.Unlock()
+	if err := appendChunk(req, u); err != nil {
+		if BlobUploadInvalid.Is(err) {
+			uploadRange(w, u)
+		}
+		return err
+	}
+	uploadAccepted(w, u, http.StatusAccepted)
+	return nil
+}
+
+// uploadRange sets the Range header of a session's progress.
+func uploadRange(w http.ResponseWriter, u *upload) {
+	end := max(u.w.size-1, 0)
+	w.Header().Set("Range", "0-"+strconv.FormatInt(end, 10))
+	w.Header().Set("Location", "/v2/"+u.repo+"/blobs/uploads/"+u.id)
+}
+
+// finishUpload appends the last chunk, verifies the digest and moves the
+// blob into place.
+func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
+	digest := req.URL.Query().Get("digest")
+	u, err := r.session(ns, name, id)
+	if err != nil {
+		return err
+	}
+	defer u.w.mu.Unlock()
+	if _, _, err := parseDigest(digest); err != nil {
+		return err
+	}
+	if err := appendChunk(req, u); err != nil {
+		return err
+	}
+	size := u.w.size
+	err = u.w.commit(digest)
+	r.drop(u)
+	if err != nil {
+		return err
+	}
+	if err := r.LinkBlob(req.Context(), ns, name, digest, size); err != nil {
+		return err
+	}
+	blobCreated(w, name, digest)
+	return nil
+}
+
+// uploadStatus answers a session's progress.
+func (r *Registry) uploadStatus(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
+	u, err := r.session(ns, name, id)
+	if err != nil {
+		return err
+	}
+	defer u.w.mu.Unlock()
+	uploadAccepted(w, u, http.StatusNoContent)
+	return nil
+}
+
+// cancelUpload discards a session.
+func (r *Registry) cancelUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
+	u, err := r.session(ns, name, id)
+	if err != nil {
+		return err
+	}
+	defer u.w.mu.Unlock()
+	u.w.cancel()
+	r.drop(u)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
