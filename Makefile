@@ -12,9 +12,10 @@ build:
 dev: build
 	$(BIN) dev --data-dir $(DATA_DIR)
 
-## setup: install the Debian packages the tests need (no-op when present)
+## setup: install the Debian packages the tests need and build the local test images (no-op when present)
 setup:
 	./scripts/setup.sh
+	./scripts/test-images.sh
 
 ## test: every unit and integration test, then the AWS CLI end-to-end script
 test: setup build

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gantry-dev/gantry/internal/agent"
 	"github.com/gantry-dev/gantry/internal/server"
 )
 
@@ -47,9 +51,10 @@ func serverCmd() *cobra.Command {
 func devCmd() *cobra.Command {
 	cfg := server.Default()
 	var logLevel string
+	var noAgent bool
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run everything on this machine: control plane with embedded etcd, accepting the test/test key",
+		Short: "Run everything on this machine: control plane with embedded etcd accepting the test/test key, and one agent on the local Docker",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(logLevel)
@@ -62,16 +67,37 @@ func devCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			agentDone := make(chan error, 1)
+			agentNote := "One agent runs your tasks on the local Docker (cluster default)."
+			if noAgent {
+				agentNote = "No agent (--no-agent): tasks stay PENDING until one registers."
+			} else if a, err := startDevAgent(cmd.Context(), s.URL(), cfg.DataDir, log); err != nil {
+				agentNote = fmt.Sprintf("WARNING: no agent: %v\n  The control plane runs; tasks stay PENDING until an agent registers.", err)
+				fmt.Fprintln(os.Stderr, "gantry dev: WARNING: Docker is not usable, running without an agent:", err)
+			} else {
+				go func() { agentDone <- a.Run(cmd.Context()) }()
+			}
 			fmt.Printf(`Gantry is running at %[1]s (data in %[2]s).
+%[3]s
 
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
-  aws --endpoint-url %[1]s ecs create-cluster --cluster-name demo
-  aws --endpoint-url %[1]s ecs list-clusters
+  aws --endpoint-url %[1]s ecs register-task-definition --family web \
+      --container-definitions '[{"name":"web","image":"gantry-test/busybox","memory":64,
+        "command":["httpd","-f","-p","80","-h","/var/www"],"portMappings":[{"containerPort":80}],
+        "linuxParameters":{"initProcessEnabled":true}}]'
+  aws --endpoint-url %[1]s ecs run-task --task-definition web
+  aws --endpoint-url %[1]s ecs describe-tasks --tasks <task id>     # curl 127.0.0.1:<hostPort>
 
 Press Ctrl-C to stop.
-`, s.URL(), cfg.DataDir)
+`, s.URL(), cfg.DataDir, agentNote)
 			select {
 			case <-cmd.Context().Done():
+				if !noAgent {
+					select {
+					case <-agentDone:
+					case <-time.After(5 * time.Second):
+					}
+				}
 				return s.Close()
 			case err := <-waitCh(s):
 				return err
@@ -79,7 +105,16 @@ Press Ctrl-C to stop.
 		},
 	}
 	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
+	cmd.Flags().BoolVar(&noAgent, "no-agent", false, "run the control plane only")
 	return cmd
+}
+
+// startDevAgent prepares the in-process agent of `gantry dev`; it fails when
+// Docker is not reachable.
+func startDevAgent(ctx context.Context, endpoint, dataDir string, log *slog.Logger) (*agent.Agent, error) {
+	acfg := devAgentConfig(endpoint, dataDir)
+	acfg.Logger = log
+	return agent.New(ctx, acfg)
 }
 
 func waitCh(s *server.Server) <-chan error {

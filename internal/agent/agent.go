@@ -1,0 +1,237 @@
+// Package agent makes a host a container instance: it registers with the
+// control plane (ECS RegisterContainerInstance through the AWS SDK),
+// long-polls the agent protocol (agentproto) for the tasks placed on it,
+// hands each payload to the task engine, reports every state change with
+// SubmitTaskStateChange, and checkpoints everything to its data directory so
+// that a restarted agent (even after kill -9) keeps its identity and
+// re-adopts its containers.
+//
+// It talks to the control plane only over HTTP: it never imports server
+// code (internal/archtest enforces it).
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/gantry-dev/gantry/internal/agent/dockerrt"
+	"github.com/gantry-dev/gantry/internal/agent/engine"
+	"github.com/gantry-dev/gantry/internal/agent/metadata"
+	"github.com/gantry-dev/gantry/internal/agent/rt"
+	"github.com/gantry-dev/gantry/internal/agentproto"
+	"github.com/gantry-dev/gantry/internal/wire/ecswire"
+)
+
+// Agent is a running agent.
+type Agent struct {
+	cfg   Config
+	log   *slog.Logger
+	rt    rt.Runtime
+	info  rt.Info
+	ecs   *ecs.Client
+	cl    *client
+	store *fileStore
+	eng   *engine.Engine
+	meta  *metadata.Server
+	arn   string
+	ready chan struct{}
+}
+
+// New connects the runtime and opens the checkpoint; Run does the rest.
+func New(ctx context.Context, cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "agent")
+	runtime := cfg.Runtime
+	if runtime == nil {
+		d, err := dockerrt.New(ctx, cfg.DockerHost, log)
+		if err != nil {
+			return nil, err
+		}
+		runtime = d
+	}
+	info, err := runtime.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, log: log, rt: runtime, info: info, ecs: ecsClient(&cfg), cl: newClient(&cfg),
+		store: store, ready: make(chan struct{})}, nil
+}
+
+// Run starts an agent and runs it until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	a, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// InstanceArn is the instance's ARN once registered ("" before).
+func (a *Agent) InstanceArn() string {
+	select {
+	case <-a.ready:
+		return a.arn
+	default:
+		return ""
+	}
+}
+
+// Ready is closed once the agent has registered and started its engine.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Run registers (retrying until the control plane answers), restores the
+// engine from the checkpoint and polls until ctx ends. Containers keep
+// running when it returns, to be re-adopted by the next run.
+func (a *Agent) Run(ctx context.Context) error {
+	cp := a.store.snapshot()
+	prev := cp.InstanceArn
+	if cp.Cluster != a.cfg.Cluster || cp.Endpoint != a.cfg.Endpoint {
+		prev = "" // another control plane or cluster: a new identity
+	}
+	var arn string
+	for backoff := 500 * time.Millisecond; ; backoff = min(backoff*2, 15*time.Second) {
+		var err error
+		arn, err = a.register(ctx, prev)
+		if err == nil {
+			break
+		}
+		if fatalRegistration(err) {
+			return err
+		}
+		a.log.Warn("registration failed, retrying", "in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+	a.arn = arn
+	a.log.Info("registered", "instance", arn, "cluster", a.cfg.Cluster, "cpu", a.info.CPUs*1024,
+		"memory_mib", a.info.MemoryMiB-a.cfg.MemoryReserveMiB, "docker", a.info.Version)
+	if err := a.store.update(func(c *checkpoint) {
+		c.Cluster, c.Endpoint, c.InstanceArn = a.cfg.Cluster, a.cfg.Endpoint, arn
+	}); err != nil {
+		return err
+	}
+	ecfg := engine.Default()
+	ecfg.InstanceArn = arn
+	ecfg.HostIP = a.cfg.HostIP
+	ecfg.PullPolicy = a.cfg.PullPolicy
+	ecfg.StopTimeout = a.cfg.StopTimeout
+	ecfg.CleanupWait = a.cfg.CleanupWait
+	ecfg.LogDrivers = append(a.info.LogDrivers, "none")
+	ecfg.Logger = a.log
+	var engCP *engine.Checkpoint
+	if prev == arn {
+		engCP = cp.Engine
+	}
+	if a.cfg.Metadata {
+		m, err := metadata.Start(ctx, a.metadataAddr(), a.cfg.AvailabilityZone, a.log)
+		if err != nil {
+			a.log.Warn("task metadata endpoint not served", "err", err)
+		} else {
+			a.meta = m
+			ecfg.MetadataURI = m.URI
+		}
+	}
+	a.eng = engine.New(ecfg, a.rt, reporter{a.cl}, a.store)
+	if a.meta != nil {
+		a.meta.SetSource(a.eng)
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		a.eng.Wait()
+		if a.meta != nil {
+			a.meta.Close()
+		}
+	}()
+	a.eng.Start(ectx, engCP)
+	close(a.ready)
+	return a.poll(ctx)
+}
+
+// metadataAddr is where the task metadata endpoint listens: the Docker
+// bridge's gateway, which containers on the default bridge reach (and so
+// does the host, for host-mode containers).
+func (a *Agent) metadataAddr() string {
+	ip := a.info.BridgeGateway
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	return ip + ":0"
+}
+
+// poll long-polls for payloads and applies each until ctx ends. The first
+// poll after a start asks with AckSeq 0 (answer at once with everything).
+func (a *Agent) poll(ctx context.Context) error {
+	var ack int64
+	backoff := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		req := agentproto.PollRequest{
+			Cluster:              a.cfg.Cluster,
+			ContainerInstanceArn: a.arn,
+			AckSeq:               ack,
+			WaitSeconds:          agentproto.MaxWaitSeconds,
+			Manifest:             a.eng.Manifest(),
+			AgentVersion:         a.cfg.AgentVersion,
+			DockerVersion:        "DockerVersion: " + a.info.Version,
+		}
+		var resp agentproto.PollResponse
+		err := a.cl.call(ctx, agentproto.TargetPrefix+".Poll", &req, &resp, (agentproto.MaxWaitSeconds+15)*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if code := apiCode(err); code == "ClientException" || code == "InvalidParameterException" {
+				a.log.Error("the control plane no longer knows this instance; restart the agent to register again", "instance", a.arn, "err", err)
+			} else {
+				a.log.Warn("poll failed, retrying", "in", backoff, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 500 * time.Millisecond
+		a.eng.Apply(resp.Tasks)
+		if resp.Seq != ack {
+			ack = resp.Seq
+			if err := a.store.update(func(c *checkpoint) { c.AckSeq = ack }); err != nil {
+				a.log.Error("checkpoint failed", "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// reporter sends the engine's state changes with SubmitTaskStateChange.
+type reporter struct{ cl *client }
+
+// Report sends one state change; a client error is permanent.
+func (r reporter) Report(ctx context.Context, sc *engine.StateChange) error {
+	var out ecswire.SubmitTaskStateChangeResponse
+	err := r.cl.call(ctx, ecswire.TargetPrefix+".SubmitTaskStateChange", sc, &out, 30*time.Second)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.permanent() {
+		return fmt.Errorf("%w: %v", engine.ErrRejected, err)
+	}
+	return err
+}

@@ -1,0 +1,493 @@
+// Package engine is the agent's task engine, shaped like the ECS agent's: one
+// goroutine per task drives each container from its known status towards the
+// task's desired status (pull, create, start; stop in reverse dependency
+// order), honouring dependsOn, essential containers, stop timeouts and
+// health checks. Every change is checkpointed (through Store) and reported
+// (through Reporter, in order per task, retried until acknowledged). The
+// engine sees containers only through rt.Runtime.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/agent/rt"
+	"github.com/gantry-dev/gantry/internal/agentproto"
+)
+
+// Reporter delivers state changes to the control plane.
+type Reporter interface {
+	// Report sends one state change and returns nil once the control plane
+	// has acknowledged it. An error wrapping ErrRejected is permanent (the
+	// control plane will never accept it) and the report is dropped; any
+	// other error is retried with back-off.
+	Report(ctx context.Context, sc *StateChange) error
+}
+
+// ErrRejected marks a report the control plane refused for good.
+var ErrRejected = errors.New("engine: report rejected")
+
+// Store persists the engine's checkpoint. Save is called after every change,
+// serialized, with the complete state.
+type Store interface {
+	Save(cp *Checkpoint) error
+}
+
+// Config tunes an engine; Default gives ECS's values.
+type Config struct {
+	// InstanceArn labels every container with the instance that runs it.
+	InstanceArn string
+	// HostIP is the address bridge-mode ports are published on.
+	HostIP string
+	// PullPolicy decides when images are pulled.
+	PullPolicy rt.PullPolicy
+	// StopTimeout is the grace between SIGTERM and SIGKILL when a container
+	// definition has no stopTimeout (ECS_CONTAINER_STOP_TIMEOUT).
+	StopTimeout time.Duration
+	// CleanupWait is how long a stopped task's containers are kept before
+	// they and the task's volumes are removed
+	// (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION).
+	CleanupWait time.Duration
+	// TombstoneTTL is how long a finished task is remembered after the
+	// control plane stopped sending it.
+	TombstoneTTL time.Duration
+	// Resync is how often running containers are re-inspected even without
+	// runtime events.
+	Resync time.Duration
+	// RetryMin and RetryMax bound the back-off of report retries.
+	RetryMin, RetryMax time.Duration
+	// LogDrivers are the logging drivers the runtime offers (Check).
+	LogDrivers []string
+	// MetadataURI returns the task metadata endpoint URI of a container
+	// (its ECS_CONTAINER_METADATA_URI_V4), or nil for none.
+	MetadataURI func(token string) string
+	Logger      *slog.Logger
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+// Default returns the engine's defaults, those of the ECS agent.
+func Default() Config {
+	return Config{
+		HostIP:       "127.0.0.1",
+		PullPolicy:   rt.PullDefault,
+		StopTimeout:  30 * time.Second,
+		CleanupWait:  time.Hour,
+		TombstoneTTL: time.Hour,
+		Resync:       10 * time.Second,
+		RetryMin:     500 * time.Millisecond,
+		RetryMax:     30 * time.Second,
+	}
+}
+
+// Engine runs the tasks assigned to one instance.
+type Engine struct {
+	cfg   Config
+	rt    rt.Runtime
+	rep   Reporter
+	store Store
+	log   *slog.Logger
+	ctx   context.Context
+
+	saveMu sync.Mutex // serializes saves, taken before mu
+	mu     sync.Mutex
+	tasks  map[string]*entry
+	tombs  map[string]Tombstone
+	resent map[string]time.Time // tombstone re-reports, in memory
+	wg     sync.WaitGroup
+}
+
+// entry is the engine's book-keeping for one task.
+type entry struct {
+	snap      *Task  // last published copy of the task
+	snapJSON  []byte // its JSON, to skip saves that change nothing
+	outbox    []StateChange
+	last      StateChange // last queued report
+	hasLast   bool
+	tm        *taskManager // nil once the task's goroutine has ended
+	sending   bool
+	inPayload bool
+}
+
+// New returns an engine; Start runs it.
+func New(cfg Config, runtime rt.Runtime, rep Reporter, store Store) *Engine {
+	d := Default()
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = d.StopTimeout
+	}
+	if cfg.TombstoneTTL <= 0 {
+		cfg.TombstoneTTL = d.TombstoneTTL
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = d.Resync
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = d.RetryMin
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = d.RetryMax
+	}
+	if cfg.PullPolicy == "" {
+		cfg.PullPolicy = d.PullPolicy
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, rt: runtime, rep: rep, store: store, log: log,
+		tasks: map[string]*entry{}, tombs: map[string]Tombstone{}, resent: map[string]time.Time{}}
+}
+
+// Start restores the tasks of a checkpoint (nil for none), re-adopting their
+// containers from the runtime, resends what was not acknowledged, and
+// watches runtime events until ctx ends.
+func (e *Engine) Start(ctx context.Context, cp *Checkpoint) {
+	e.ctx = ctx
+	if cp != nil {
+		e.mu.Lock()
+		maps.Copy(e.tombs, cp.Tombstones)
+		for _, r := range cp.Tasks {
+			if r.Task == nil {
+				continue
+			}
+			en := &entry{snap: r.Task, outbox: r.Outbox, inPayload: true}
+			en.snapJSON, _ = json.Marshal(r.Task)
+			if n := len(r.Outbox); n > 0 {
+				en.last = r.Outbox[n-1]
+			} else {
+				en.last = r.Task.report()
+			}
+			en.hasLast = true
+			e.tasks[r.Task.Assignment.TaskArn] = en
+			if !r.Task.CleanedUp {
+				en.tm = e.newTaskManager(r.Task.clone())
+			}
+		}
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	for arn, en := range e.tasks {
+		if en.tm != nil {
+			e.runTask(en.tm)
+		}
+		if len(en.outbox) > 0 {
+			en.sending = true
+			e.wg.Add(1)
+			go e.send(arn)
+		}
+	}
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go e.watch(ctx)
+}
+
+// Wait blocks until every goroutine of the engine has ended (after the
+// context given to Start ends).
+func (e *Engine) Wait() { e.wg.Wait() }
+
+// Apply takes one payload: the complete set of tasks assigned to the
+// instance. It is idempotent: a task already known gets only its desired
+// status updated; a task finished and forgotten is reported again instead
+// of run again.
+func (e *Engine) Apply(assignments []agentproto.Assignment) {
+	seen := map[string]bool{}
+	var forget []string
+	e.mu.Lock()
+	for _, a := range assignments {
+		seen[a.TaskArn] = true
+		if en, ok := e.tasks[a.TaskArn]; ok {
+			en.inPayload = true
+			if en.tm != nil {
+				en.tm.update(a)
+			}
+			continue
+		}
+		if tomb, ok := e.tombs[a.TaskArn]; ok {
+			if time.Since(e.resent[a.TaskArn]) > 5*time.Second {
+				e.resent[a.TaskArn] = time.Now()
+				final := tomb.Final
+				e.wg.Add(1)
+				go func() {
+					defer e.wg.Done()
+					if err := e.rep.Report(e.ctx, &final); err != nil {
+						e.log.Debug("re-report of a finished task failed", "task", final.Task, "err", err)
+					}
+				}()
+			}
+			continue
+		}
+		if len(a.Definition.ContainerDefinitions) == 0 {
+			continue // a stop for a task this engine does not know: nothing to do
+		}
+		t := newTask(a)
+		en := &entry{inPayload: true, tm: e.newTaskManager(t)}
+		e.tasks[a.TaskArn] = en
+		e.runTask(en.tm)
+	}
+	for arn, en := range e.tasks {
+		if !seen[arn] {
+			en.inPayload = false
+			forget = append(forget, arn)
+		}
+	}
+	now := e.cfg.Now()
+	for arn, tomb := range e.tombs {
+		if !seen[arn] && now.Sub(tomb.At) > e.cfg.TombstoneTTL {
+			delete(e.tombs, arn)
+			delete(e.resent, arn)
+		}
+	}
+	e.mu.Unlock()
+	for _, arn := range forget {
+		e.maybeForget(arn)
+	}
+}
+
+// newTask makes the initial state of a newly assigned task.
+func newTask(a agentproto.Assignment) *Task {
+	t := &Task{Assignment: a, Desired: a.DesiredStatus}
+	if t.Desired != agentproto.StatusStopped {
+		t.Desired = agentproto.StatusRunning
+	}
+	for _, d := range a.Definition.ContainerDefinitions {
+		t.Containers = append(t.Containers, &Container{Name: d.Name})
+	}
+	return t
+}
+
+// Manifest lists every task the engine knows with its known status, for the
+// next poll.
+func (e *Engine) Manifest() []agentproto.TaskStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]agentproto.TaskStatus, 0, len(e.tasks))
+	for arn, en := range e.tasks {
+		st := agentproto.StatusPending
+		if en.snap != nil {
+			st = en.snap.Known.Wire()
+		}
+		out = append(out, agentproto.TaskStatus{TaskArn: arn, KnownStatus: st})
+	}
+	return out
+}
+
+// Task returns a copy of the last published state of a task.
+func (e *Engine) Task(arn string) (*Task, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en, ok := e.tasks[arn]
+	if !ok || en.snap == nil {
+		return nil, false
+	}
+	return en.snap.clone(), true
+}
+
+// Lookup finds the task and container a runtime name belongs to (the task
+// metadata endpoint's token).
+func (e *Engine) Lookup(runtimeName string) (*Task, string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, en := range e.tasks {
+		if en.snap == nil {
+			continue
+		}
+		for _, c := range en.snap.Containers {
+			if c.RuntimeName == runtimeName {
+				return en.snap.clone(), c.Name, true
+			}
+		}
+	}
+	return nil, "", false
+}
+
+// publish records a new state of a task: checkpoint, and a report queued
+// when what ECS would see changed.
+func (e *Engine) publish(t *Task) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		e.log.Error("marshal task", "task", t.Assignment.TaskArn, "err", err)
+		return
+	}
+	arn := t.Assignment.TaskArn
+	e.mu.Lock()
+	en, ok := e.tasks[arn]
+	if !ok || string(en.snapJSON) == string(b) {
+		e.mu.Unlock()
+		return
+	}
+	en.snapJSON = b
+	en.snap = t.clone()
+	rep := en.snap.report()
+	start := false
+	if !en.snap.Unreported && reportable(rep) && !(en.hasLast && sameReport(en.last, rep)) {
+		en.outbox = append(en.outbox, rep)
+		en.last, en.hasLast = rep, true
+		if !en.sending {
+			en.sending, start = true, true
+			e.wg.Add(1)
+		}
+	}
+	e.mu.Unlock()
+	e.save()
+	if start {
+		go e.send(arn)
+	}
+}
+
+// reportable says whether a report carries news: anything but a PENDING task
+// whose pulls have not finished and whose containers are all PENDING.
+func reportable(sc StateChange) bool {
+	if sc.Status != agentproto.StatusPending || sc.PullStoppedAt != nil {
+		return true
+	}
+	for _, c := range sc.Containers {
+		if c.Status != agentproto.StatusPending {
+			return true
+		}
+	}
+	return false
+}
+
+// save writes the checkpoint.
+func (e *Engine) save() {
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	e.mu.Lock()
+	cp := &Checkpoint{Tombstones: maps.Clone(e.tombs)}
+	for _, en := range e.tasks {
+		if en.snap != nil {
+			cp.Tasks = append(cp.Tasks, Record{Task: en.snap, Outbox: en.outbox})
+		}
+	}
+	e.mu.Unlock()
+	if e.store == nil {
+		return
+	}
+	if err := e.store.Save(cp); err != nil {
+		e.log.Error("checkpoint failed", "err", err)
+	}
+}
+
+// send delivers a task's outbox in order, retrying with back-off, until it
+// is empty; then it checks whether the task can be forgotten.
+func (e *Engine) send(arn string) {
+	defer e.wg.Done()
+	ctx := e.ctx
+	backoff := e.cfg.RetryMin
+	for {
+		e.mu.Lock()
+		en := e.tasks[arn]
+		if en == nil || len(en.outbox) == 0 {
+			if en != nil {
+				en.sending = false
+			}
+			e.mu.Unlock()
+			e.maybeForget(arn)
+			return
+		}
+		sc := en.outbox[0]
+		e.mu.Unlock()
+		err := e.rep.Report(ctx, &sc)
+		if err == nil || errors.Is(err, ErrRejected) {
+			if err != nil {
+				e.log.Warn("state change rejected, dropped", "task", arn, "status", sc.Status, "err", err)
+			}
+			e.mu.Lock()
+			en.outbox = en.outbox[1:]
+			e.mu.Unlock()
+			e.save()
+			backoff = e.cfg.RetryMin
+			continue
+		}
+		if ctx.Err() != nil {
+			e.mu.Lock()
+			en.sending = false
+			e.mu.Unlock()
+			return
+		}
+		e.log.Warn("state change not acknowledged, retrying", "task", arn, "status", sc.Status, "in", backoff, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, e.cfg.RetryMax)
+	}
+}
+
+// maybeForget drops a task that is finished, cleaned up, fully reported and
+// no longer assigned, leaving a tombstone.
+func (e *Engine) maybeForget(arn string) {
+	e.mu.Lock()
+	en := e.tasks[arn]
+	if en == nil || en.inPayload || en.tm != nil || en.sending || len(en.outbox) > 0 ||
+		en.snap == nil || en.snap.Known != StatusStopped || !en.snap.CleanedUp {
+		e.mu.Unlock()
+		return
+	}
+	delete(e.tasks, arn)
+	e.tombs[arn] = Tombstone{Final: en.last, At: e.cfg.Now()}
+	e.mu.Unlock()
+	e.log.Debug("task forgotten", "task", arn)
+	e.save()
+}
+
+// runTask starts a task's goroutine. Call with e.mu held.
+func (e *Engine) runTask(tm *taskManager) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		tm.run(e.ctx)
+		arn := tm.t.Assignment.TaskArn
+		e.mu.Lock()
+		if en := e.tasks[arn]; en != nil && en.tm == tm {
+			en.tm = nil
+		}
+		e.mu.Unlock()
+		e.maybeForget(arn)
+	}()
+}
+
+// watch routes runtime events to the task they concern, re-subscribing when
+// the stream breaks (and then asking every task to re-inspect).
+func (e *Engine) watch(ctx context.Context) {
+	defer e.wg.Done()
+	for ctx.Err() == nil {
+		ch := e.rt.Events(ctx, agentproto.LabelTaskArn)
+		e.pokeAll()
+		for ev := range ch {
+			arn := ev.Labels[agentproto.LabelTaskArn]
+			e.mu.Lock()
+			en := e.tasks[arn]
+			var tm *taskManager
+			if en != nil {
+				tm = en.tm
+			}
+			e.mu.Unlock()
+			if tm != nil {
+				tm.poke()
+			}
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (e *Engine) pokeAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, en := range e.tasks {
+		if en.tm != nil {
+			en.tm.poke()
+		}
+	}
+}
