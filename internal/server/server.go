@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -9,13 +10,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
+	"github.com/gantry-dev/gantry/internal/ecr"
 	"github.com/gantry-dev/gantry/internal/ecs"
+	"github.com/gantry-dev/gantry/internal/registry"
 	"github.com/gantry-dev/gantry/internal/state"
 )
 
@@ -74,13 +78,34 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		AgentTimeout:         cfg.AgentTimeout,
 		StoppedTaskRetention: cfg.StoppedTaskRetention,
 	})
+	secret, err := registrySecret(ctx, store)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
+	reg, err := registry.New(registry.Config{
+		Store:       store,
+		DataDir:     filepath.Join(cfg.DataDir, "registry"),
+		Account:     cfg.AccountID,
+		TokenSecret: secret,
+		Logger:      log.With("component", "registry"),
+	})
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
 	edge := awsapi.NewEdge(awsapi.EdgeConfig{
 		Keys:     keys,
-		Services: []*awsapi.Service{ops.API(), ops.AgentAPI()},
+		Services: []*awsapi.Service{ops.API(), ops.AgentAPI(), ecr.New(reg, log).API()},
 		Logger:   log,
+		// PutImage carries manifests of up to 4 MiB, JSON-escaped.
+		MaxBody: 10 << 20,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("/v2/", reg)
 	mux.Handle("/", edge)
 	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ln: ln, done: make(chan error, 1)}
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -97,6 +122,31 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints)
 	return s, nil
+}
+
+// registrySecret returns the key that signs registry tokens, creating it on
+// first start. It lives in etcd so that every replica shares it and tokens
+// survive restarts.
+func registrySecret(ctx context.Context, store *state.Store) ([]byte, error) {
+	const key = "registry-token-secret"
+	return state.Retry(ctx, func() ([]byte, error) {
+		var secret []byte
+		_, err := store.Get(ctx, key, &secret)
+		if err == nil {
+			return secret, nil
+		}
+		if !errors.Is(err, state.ErrNotFound) {
+			return nil, err
+		}
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		if _, err := store.Txn().Expect(key, 0).Put(key, secret).Commit(ctx); err != nil {
+			return nil, err
+		}
+		return secret, nil
+	})
 }
 
 // Addr is the address the server listens on.
