@@ -19,7 +19,13 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 EP=http://127.0.0.1:$port
 "$BIN" server --listen 127.0.0.1:$port --data-dir "$work/data" --access-key AKIDE2E:e2e-secret --log-level warn 2>"$work/server.log" &
 server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+	kill "$server" ${devpid:-} 2>/dev/null || true
+	wait "$server" ${devpid:-} 2>/dev/null || true
+	docker ps -a --filter label=com.gantry.task-arn --format '{{.ID}} {{.Label "com.gantry.task-arn"}}' |
+		awk '/:111111111111:/ {print $1}' | xargs -r docker rm -f >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
 trap cleanup EXIT
 for _ in $(seq 1 300); do curl -fs "$EP/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 
@@ -111,6 +117,62 @@ suite() {
 	expect_error "delete-cluster twice" ClusterNotFoundException -- ecs delete-cluster --cluster $c
 }
 
+# Tasks on real Docker and the registry: against `gantry dev` (control plane
+# plus one in-process agent on the local Docker, key test/test).
+suite_dev() {
+	local D="$CLI --endpoint-url $DEV_EP --region us-east-1 --output text"
+	dev() { env AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $D "$@"; }
+	local fam="e2e-httpd-$n"
+	sed "s/\"e2e-httpd\"/\"$fam\"/" scripts/testdata/httpd-taskdef.json >"$work/httpd-$n.json"
+	dev ecs register-task-definition --cli-input-json "file://$work/httpd-$n.json" >/dev/null
+	local task
+	task=$(dev ecs run-task --task-definition "$fam" --query 'tasks[0].taskArn')
+	if [[ "$task" != arn:aws:ecs:* ]]; then fail "run-task: got '$task'"; return; fi
+	ok
+	if dev ecs wait tasks-running --tasks "$task"; then ok; else fail "wait tasks-running"; fi
+	local port
+	port=$(dev ecs describe-tasks --tasks "$task" --query 'tasks[0].containers[0].networkBindings[0].hostPort')
+	expect_eq "curl the task on its host port" "hello from gantry" "$(curl -fsS --noproxy '*' "http://127.0.0.1:$port/" 2>&1)"
+	expect_eq "docker ps names the family" "1" "$(docker ps --filter "label=com.gantry.task-arn=$task" --format '{{.Names}}' | grep -c "$fam")"
+	dev ecs stop-task --task "$task" --reason "e2e done" >/dev/null
+	if dev ecs wait tasks-stopped --tasks "$task"; then ok; else fail "wait tasks-stopped"; fi
+	expect_eq "stopped task" "STOPPED UserInitiated e2e done" "$(dev ecs describe-tasks --tasks "$task" --query 'tasks[0].[lastStatus,stopCode,stoppedReason]' | xargs)"
+	dev ecs register-task-definition --family "secret-$n" \
+		--container-definitions '[{"name":"a","image":"gantry-test/busybox:latest","memory":32,"secrets":[{"name":"X","valueFrom":"arn:aws:ssm:us-east-1:111111111111:parameter/x"}]}]' >/dev/null
+	expect_error_dev "run-task with a field Gantry cannot honour" InvalidParameterException ecs run-task --task-definition "secret-$n"
+	expect_error_dev "run-task unknown family" ClientException ecs run-task --task-definition "nope-$n"
+
+	# The registry: docker login with the ECR token, push, describe.
+	local repo="e2e/web-$n" reg="127.0.0.1:$DEV_PORT"
+	dev ecr create-repository --repository-name "$repo" >/dev/null
+	export DOCKER_CONFIG="$work/docker-$n"
+	if dev ecr get-login-password | docker login --username AWS --password-stdin "$reg" >/dev/null 2>&1; then ok; else fail "docker login"; fi
+	docker tag gantry-test/busybox:latest "$reg/$repo:v1"
+	if docker push -q "$reg/$repo:v1" >/dev/null 2>&1; then ok; else fail "docker push"; fi
+	expect_eq "describe-images" "v1" "$(dev ecr describe-images --repository-name "$repo" --query 'imageDetails[0].imageTags[0]')"
+	local perr
+	docker tag gantry-test/busybox:latest "$reg/e2e/ghost-$n:v1"
+	perr=$(docker push "$reg/e2e/ghost-$n:v1" 2>&1 || true)
+	if [[ "$perr" == *"does not exist in the registry"* ]]; then ok; else fail "push to a missing repository: $perr"; fi
+	docker rmi "$reg/$repo:v1" "$reg/e2e/ghost-$n:v1" >/dev/null 2>&1 || true
+	unset DOCKER_CONFIG
+}
+
+expect_error_dev() {
+	local desc=$1 code=$2; shift 2
+	local err
+	if err=$(env AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "$CLI" --endpoint-url "$DEV_EP" --region us-east-1 "$@" 2>&1 >/dev/null); then fail "$desc: succeeded, want $code"; return; fi
+	if [[ "$err" == *"($code)"* ]]; then ok; else fail "$desc: want $code, got: $err"; fi
+}
+
+./scripts/test-images.sh >/dev/null
+DEV_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DEV_EP=http://127.0.0.1:$DEV_PORT
+# A distinct account, so cleanup removes only this script's containers.
+"$BIN" dev --listen 127.0.0.1:$DEV_PORT --data-dir "$work/dev" --account-id 111111111111 --log-level warn >"$work/dev.log" 2>&1 &
+devpid=$!
+for _ in $(seq 1 300); do curl -fs --noproxy '*' "$DEV_EP/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+
 clis=()
 if command -v aws >/dev/null 2>&1 && [ "$(command -v aws)" != /usr/bin/aws ]; then clis+=("$(command -v aws)"); fi
 [ -x /usr/bin/aws ] && clis+=(/usr/bin/aws)
@@ -121,8 +183,9 @@ for CLI in "${clis[@]}"; do
 	n=$((n+1))
 	CLI_NAME="$("$CLI" --version 2>&1 | cut -d' ' -f1)"
 	REGION="e2e-region-$n"
-	echo "e2e: $CLI_NAME ($CLI) against $EP"
+	echo "e2e: $CLI_NAME ($CLI) against $EP and, with tasks on Docker, $DEV_EP"
 	suite
+	suite_dev
 done
 
 echo "e2e-cli: $passed passed, $failed failed"

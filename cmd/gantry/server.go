@@ -25,6 +25,7 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringArrayVar(&cfg.AccessKeys, "access-key", envList("GANTRY_ACCESS_KEYS"), "accepted access key as ID:SECRET, repeatable ($GANTRY_ACCESS_KEYS, comma-separated)")
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
+	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
 	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 }
 
@@ -136,4 +137,11 @@ func envList(name string) []string {
 		return nil
 	}
 	return strings.Split(v, ",")
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
 }
