@@ -4,7 +4,8 @@
 // hands each payload to the task engine, reports every state change with
 // SubmitTaskStateChange, and checkpoints everything to its data directory so
 // that a restarted agent (even after kill -9) keeps its identity and
-// re-adopts its containers.
+// re-adopts its containers. Images of the control plane's built-in registry
+// are pulled with a token the agent gets from ECR GetAuthorizationToken.
 //
 // It talks to the control plane only over HTTP: it never imports server
 // code (internal/archtest enforces it).
@@ -132,6 +133,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	ecfg.InstanceArn = arn
 	ecfg.HostIP = a.cfg.HostIP
 	ecfg.PullPolicy = a.cfg.PullPolicy
+	ecfg.Credentials = newRegistryCreds(&a.cfg, a.log)
 	ecfg.StopTimeout = a.cfg.StopTimeout
 	ecfg.CleanupWait = a.cfg.CleanupWait
 	ecfg.LogDrivers = append(a.info.LogDrivers, "none")

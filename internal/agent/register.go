@@ -31,14 +31,18 @@ var capabilities = []string{
 	"com.amazonaws.ecs.capability.task-cpu-mem-limit",
 }
 
-// ecsClient builds the SDK's ECS client for the control plane.
-func ecsClient(cfg *Config) *ecs.Client {
-	return ecs.NewFromConfig(aws.Config{
+// awsConfig is the SDK configuration of the agent's calls to the control
+// plane: its endpoint, keys and region.
+func awsConfig(cfg *Config) aws.Config {
+	return aws.Config{
 		Region:       cfg.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(cfg.Endpoint),
-	})
+	}
 }
+
+// ecsClient builds the SDK's ECS client for the control plane.
+func ecsClient(cfg *Config) *ecs.Client { return ecs.NewFromConfig(awsConfig(cfg)) }
 
 // registration builds the RegisterContainerInstance request of this host.
 func registration(cfg *Config, info rt.Info, arn string) *ecs.RegisterContainerInstanceInput {

@@ -7,6 +7,7 @@ package dockerrt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
@@ -120,27 +122,28 @@ func bridgeGateway(nw network.Inspect) string {
 	return ""
 }
 
-// EnsureImage makes an image available following policy.
-func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy rt.PullPolicy) (rt.ImageResult, error) {
+// EnsureImage makes an image available following policy, pulling with the
+// credentials creds gives (nil: anonymous).
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy rt.PullPolicy, creds rt.Credentials) (rt.ImageResult, error) {
 	local, lerr := r.cli.ImageInspect(ctx, ref)
 	present := lerr == nil
 	if lerr != nil && !cerrdefs.IsNotFound(lerr) {
 		return rt.ImageResult{}, fmt.Errorf("inspect image %s: %w", ref, lerr)
 	}
 	if present && (policy == rt.PullOnce || policy == rt.PullPreferCached) {
-		return rt.ImageResult{Digest: repoDigest(local.RepoDigests)}, nil
+		return rt.ImageResult{Digest: repoDigest(ref, local.RepoDigests)}, nil
 	}
-	perr := r.pull(ctx, ref)
+	perr := r.pullWith(ctx, ref, creds)
 	if perr == nil {
 		img, err := r.cli.ImageInspect(ctx, ref)
 		if err != nil {
 			return rt.ImageResult{Pulled: true}, fmt.Errorf("inspect pulled image %s: %w", ref, err)
 		}
-		return rt.ImageResult{Pulled: true, Digest: repoDigest(img.RepoDigests)}, nil
+		return rt.ImageResult{Pulled: true, Digest: repoDigest(ref, img.RepoDigests)}, nil
 	}
 	if present && policy == rt.PullDefault {
 		r.log.Warn("image pull failed, using the cached image", "image", ref, "err", perr)
-		return rt.ImageResult{Pulled: true, Digest: repoDigest(local.RepoDigests)}, nil
+		return rt.ImageResult{Pulled: true, Digest: repoDigest(ref, local.RepoDigests)}, nil
 	}
 	if !present {
 		return rt.ImageResult{Pulled: true}, fmt.Errorf("%w: %s: %v", rt.ErrImageNotFound, ref, perr)
@@ -148,30 +151,109 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy rt.PullPol
 	return rt.ImageResult{Pulled: true}, perr
 }
 
-// pull pulls ref and drains the progress stream (errors come in-band).
-func (r *Runtime) pull(ctx context.Context, ref string) error {
-	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
+// pullWith pulls ref with the credentials creds gives for it; when the
+// registry refuses them, it asks for new ones and pulls once more.
+func (r *Runtime) pullWith(ctx context.Context, ref string, creds rt.Credentials) error {
+	if creds == nil {
+		return r.pull(ctx, ref, nil)
+	}
+	auth, err := creds.RegistryAuth(ctx, ref, false)
+	if err != nil {
+		return fmt.Errorf("pull %s: registry credentials: %w", ref, err)
+	}
+	err = r.pull(ctx, ref, auth)
+	if err == nil || auth == nil || !authFailure(err) {
+		return err
+	}
+	r.log.Info("the registry refused the credentials; pulling again with new ones", "image", ref, "err", err)
+	auth, aerr := creds.RegistryAuth(ctx, ref, true)
+	if aerr != nil {
+		return fmt.Errorf("%w (new registry credentials: %v)", err, aerr)
+	}
+	return r.pull(ctx, ref, auth)
+}
+
+// pull pulls ref presenting auth (nil: none) and drains the progress
+// stream (errors come in-band).
+func (r *Runtime) pull(ctx context.Context, ref string, auth *rt.RegistryAuth) error {
+	var opts image.PullOptions
+	if auth != nil {
+		enc, err := registry.EncodeAuthConfig(registry.AuthConfig{
+			Username: auth.Username, Password: auth.Password, ServerAddress: auth.ServerAddress,
+		})
+		if err != nil {
+			return fmt.Errorf("pull %s: encode credentials: %w", ref, err)
+		}
+		opts.RegistryAuth = enc
+	}
+	rc, err := r.cli.ImagePull(ctx, ref, opts)
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}
 	defer rc.Close()
-	body, err := io.ReadAll(rc)
-	if err != nil {
-		return fmt.Errorf("pull %s: %w", ref, err)
-	}
-	if i := strings.Index(string(body), `"error"`); i >= 0 {
-		return fmt.Errorf("pull %s: %s", ref, strings.TrimSpace(string(body[i:])))
-	}
-	return nil
-}
-
-func repoDigest(ds []string) string {
-	for _, d := range ds {
-		if _, dig, ok := strings.Cut(d, "@"); ok {
-			return dig
+	dec := json.NewDecoder(rc)
+	for {
+		var m struct {
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&m); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("pull %s: read progress: %w", ref, err)
+		}
+		if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
+			return fmt.Errorf("pull %s: %s", ref, m.ErrorDetail.Message)
+		}
+		if m.Error != "" {
+			return fmt.Errorf("pull %s: %s", ref, m.Error)
 		}
 	}
-	return ""
+}
+
+// authFailure says whether a pull failed because the registry refused
+// (or asked for) credentials, as opposed to a missing image or a network
+// failure.
+func authFailure(err error) bool {
+	if cerrdefs.IsUnauthorized(err) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"unauthorized", "no basic auth credentials", "authentication required"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// repoDigest is the digest of the image ref names: ref's own digest, else
+// the repo digest of ref's repository, else the first repo digest.
+func repoDigest(ref string, ds []string) string {
+	if _, dig, ok := strings.Cut(ref, "@"); ok {
+		return dig
+	}
+	name := ref
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name = name[:i]
+	}
+	first := ""
+	for _, d := range ds {
+		n, dig, ok := strings.Cut(d, "@")
+		if !ok {
+			continue
+		}
+		if n == name {
+			return dig
+		}
+		if first == "" {
+			first = dig
+		}
+	}
+	return first
 }
 
 // CreateVolume creates a volume unless it exists.

@@ -46,6 +46,8 @@ type Config struct {
 	HostIP string
 	// PullPolicy decides when images are pulled.
 	PullPolicy rt.PullPolicy
+	// Credentials gives the credentials of image pulls (nil: anonymous).
+	Credentials rt.Credentials
 	// StopTimeout is the grace between SIGTERM and SIGKILL when a container
 	// definition has no stopTimeout (ECS_CONTAINER_STOP_TIMEOUT).
 	StopTimeout time.Duration

@@ -239,7 +239,7 @@ func (tm *taskManager) startContainer(ctx context.Context, c *Container) {
 		if t.PullStartedAt == nil {
 			t.PullStartedAt = &start
 		}
-		res, err := tm.e.rt.EnsureImage(ctx, d.Image, tm.e.cfg.PullPolicy)
+		res, err := tm.e.rt.EnsureImage(ctx, d.Image, tm.e.cfg.PullPolicy, tm.e.cfg.Credentials)
 		end := tm.now()
 		t.PullStoppedAt = &end
 		if err != nil {

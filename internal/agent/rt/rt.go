@@ -29,8 +29,11 @@ type Runtime interface {
 	// Info describes the runtime and the host, for registration.
 	Info(ctx context.Context) (Info, error)
 	// EnsureImage makes image available locally following policy, and says
-	// whether a registry was contacted.
-	EnsureImage(ctx context.Context, image string, policy PullPolicy) (ImageResult, error)
+	// whether a registry was contacted. A pull presents the credentials
+	// creds gives for the image (creds may be nil: every pull anonymous);
+	// when the registry refuses them, it asks creds once more with refresh
+	// and pulls again.
+	EnsureImage(ctx context.Context, image string, policy PullPolicy, creds Credentials) (ImageResult, error)
 	// CreateVolume creates a volume unless one of that name exists.
 	CreateVolume(ctx context.Context, v VolumeSpec) error
 	// VolumeExists says whether a volume of that name exists.
@@ -91,6 +94,23 @@ func (p PullPolicy) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// RegistryAuth is what a pull presents to a registry.
+type RegistryAuth struct {
+	Username string
+	Password string
+	// ServerAddress is the registry's host[:port].
+	ServerAddress string
+}
+
+// Credentials gives the runtime the credentials to pull an image with.
+type Credentials interface {
+	// RegistryAuth returns the credentials for image's registry, or nil for
+	// an anonymous pull. With refresh (the registry refused what an earlier
+	// call returned), cached credentials are discarded and new ones
+	// obtained. An error fails the pull.
+	RegistryAuth(ctx context.Context, image string, refresh bool) (*RegistryAuth, error)
 }
 
 // ImageResult says how EnsureImage made an image available.

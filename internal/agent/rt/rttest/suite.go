@@ -40,7 +40,7 @@ func ptr[T any](v T) *T { return &v }
 func imageCached(t *testing.T, c Config) {
 	ctx := context.Background()
 	for _, p := range []rt.PullPolicy{rt.PullPreferCached, rt.PullOnce} {
-		res, err := c.Runtime.EnsureImage(ctx, c.Image, p)
+		res, err := c.Runtime.EnsureImage(ctx, c.Image, p, nil)
 		if err != nil || res.Pulled {
 			t.Errorf("EnsureImage(%s, %s) = %+v, %v; want a local image without a pull", c.Image, p, res, err)
 		}
