@@ -31,6 +31,7 @@ const (
 type env struct {
 	url string
 	reg *registry.Registry
+	svc *gecr.Service
 }
 
 var regions atomic.Int64
@@ -52,13 +53,14 @@ func newEnv(t testing.TB) *env {
 	}
 	keys := awsapi.Keys{}
 	keys.Add(keyID, keySecret, account)
-	edge := awsapi.NewEdge(awsapi.EdgeConfig{Keys: keys, Services: []*awsapi.Service{gecr.New(reg, log).API()}, Logger: log})
+	svc := gecr.New(reg, log)
+	edge := awsapi.NewEdge(awsapi.EdgeConfig{Keys: keys, Services: []*awsapi.Service{svc.API()}, Logger: log})
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)
 	mux.Handle("/", edge)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{url: srv.URL, reg: reg}
+	return &env{url: srv.URL, reg: reg, svc: svc}
 }
 
 // client returns an ECR client in a region of its own.

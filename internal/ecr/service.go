@@ -39,6 +39,9 @@ func (s *Service) API() *awsapi.Service {
 		s.imageActions(m),
 		s.authActions(m),
 		s.tagActions(m),
+		s.lifecycleActions(m),
+		s.repositoryPolicyActions(m),
+		s.uploadActions(m),
 	} {
 		maps.Copy(actions, group)
 	}

@@ -50,9 +50,22 @@ func RegistryReferrerKey(repo, subject, digest string) string {
 	return RegistryReferrersPrefix(repo, subject) + digest
 }
 
+// RegistryGCMarkerKey is a repository's garbage-collection marker: the
+// collector rewrites it in every transaction that deletes blob links of the
+// repository, and a manifest push expects it unchanged since it read the
+// links, so a push never commits against a link deleted meanwhile.
+func RegistryGCMarkerKey(repo string) string { return "ecr/gc/" + RepoSegment(repo) + "/links" }
+
+// RegistryLifecyclePreviewKey is the key of a repository's lifecycle policy
+// preview (one per repository, as in ECR).
+func RegistryLifecyclePreviewKey(repo string) string {
+	return "ecr/lifecycle-preview/" + RepoSegment(repo) + "/preview"
+}
+
 // RegistryRepoPrefixes are the prefixes of everything a repository holds
 // besides its own record, for deleting it whole.
 func RegistryRepoPrefixes(repo string) []string {
 	seg := RepoSegment(repo) + "/"
-	return []string{"ecr/images/" + seg, "ecr/tags/" + seg, "ecr/blobs/" + seg, "ecr/referrers/" + seg}
+	return []string{"ecr/images/" + seg, "ecr/tags/" + seg, "ecr/blobs/" + seg, "ecr/referrers/" + seg,
+		"ecr/gc/" + seg, "ecr/lifecycle-preview/" + seg}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // blobStore keeps blob content on disk, addressed by digest:
@@ -43,6 +44,15 @@ func (b *blobStore) exists(digest string) bool {
 	return err == nil
 }
 
+// touch marks a blob's content as just used, so that garbage collection
+// (which removes only content older than its grace period) leaves it alone
+// while the reference being written to etcd commits. It fails with
+// os.ErrNotExist if the content is not (or no longer) on disk.
+func (b *blobStore) touch(digest string) error {
+	now := time.Now()
+	return os.Chtimes(b.path(digest), now, now)
+}
+
 // create starts writing a new blob to a temporary file.
 func (b *blobStore) create() (*blobWriter, error) {
 	f, err := os.CreateTemp(filepath.Join(b.dir, "uploads"), "upload-")
@@ -52,9 +62,10 @@ func (b *blobStore) create() (*blobWriter, error) {
 	return &blobWriter{store: b, f: f, h: newHashes()}, nil
 }
 
-// putBytes stores small content (a manifest) under its digest.
+// putBytes stores small content (a manifest) under its digest; content
+// already there is touched instead of rewritten.
 func (b *blobStore) putBytes(digest string, data []byte) error {
-	if b.exists(digest) {
+	if b.touch(digest) == nil {
 		return nil
 	}
 	w, err := b.create()
@@ -116,6 +127,13 @@ func (w *blobWriter) commit(digest string) error {
 	if err := w.f.Close(); err != nil {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("registry: close upload: %w", err)
+	}
+	// The blob lands with a fresh modification time even if its last
+	// chunk was written long ago: garbage collection goes by it.
+	now := time.Now()
+	if err := os.Chtimes(w.f.Name(), now, now); err != nil {
+		os.Remove(w.f.Name())
+		return fmt.Errorf("registry: touch upload: %w", err)
 	}
 	dst := w.store.path(digest)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

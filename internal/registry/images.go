@@ -73,6 +73,7 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 	}
 	st := r.store(ns)
 	repoKey, imgKey := model.RegistryRepositoryKey(repo), model.RegistryImageKey(repo, digest)
+	gcKey := model.RegistryGCMarkerKey(repo)
 	return state.Retry(ctx, func() (*Image, error) {
 		reads := []state.Read{{Key: repoKey}, {Key: imgKey}}
 		if tag != "" {
@@ -81,10 +82,19 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 		for _, k := range refs {
 			reads = append(reads, state.Read{Key: k})
 		}
+		reads = append(reads, state.Read{Key: gcKey})
 		pages, err := st.ReadAll(ctx, reads...)
 		if err != nil {
 			return nil, err
 		}
+		// The collector rewrites the marker whenever it deletes links of
+		// the repository: expecting it unchanged guards every reference,
+		// including those past maxGuardedRefs.
+		var gcRev int64
+		if gc := pages[len(pages)-1]; len(gc.Items) > 0 {
+			gcRev = gc.Items[0].Revision
+		}
+		pages = pages[:len(pages)-1]
 		if len(pages[0].Items) == 0 {
 			return nil, errNameUnknown(ns, repo)
 		}
@@ -92,7 +102,7 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 		if err := pages[0].Items[0].Decode(&rec); err != nil {
 			return nil, err
 		}
-		txn := st.Txn().Expect(repoKey, pages[0].Items[0].Revision)
+		txn := st.Txn().Expect(repoKey, pages[0].Items[0].Revision).Expect(gcKey, gcRev)
 		refPages := pages[2:]
 		if tag != "" {
 			refPages = pages[3:]
@@ -241,12 +251,36 @@ func (r *Registry) RecordPull(ctx context.Context, ns Namespace, repo string, im
 // DeleteImage removes an image by digest, with its tags and its referrer
 // entry; MANIFEST_UNKNOWN if it is not in the repository.
 func (r *Registry) DeleteImage(ctx context.Context, ns Namespace, repo, digest string) (*Image, error) {
+	return r.deleteImage(ctx, ns, repo, digest, nil)
+}
+
+// errImageChanged: the image no longer is what the caller decided on.
+var errImageChanged = errors.New("registry: image changed")
+
+// ExpireImage deletes an image as DeleteImage does, but only if it still
+// has the tags and push time of img, which a lifecycle policy was evaluated
+// against; it reports false if the image changed or is already gone.
+func (r *Registry) ExpireImage(ctx context.Context, ns Namespace, repo string, img *Image) (bool, error) {
+	_, err := r.deleteImage(ctx, ns, repo, img.Digest, func(cur *Image) bool {
+		return cur.PushedAt == img.PushedAt && slices.Equal(cur.Tags, img.Tags)
+	})
+	if errors.Is(err, errImageChanged) || ManifestUnknown.Is(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// deleteImage removes an image if keep is nil or approves its current record.
+func (r *Registry) deleteImage(ctx context.Context, ns Namespace, repo, digest string, keep func(*Image) bool) (*Image, error) {
 	st := r.store(ns)
 	key := model.RegistryImageKey(repo, digest)
 	return state.Retry(ctx, func() (*Image, error) {
 		img, rev, err := r.Resolve(ctx, ns, repo, digest)
 		if err != nil {
 			return nil, err
+		}
+		if keep != nil && !keep(img) {
+			return nil, errImageChanged
 		}
 		txn := st.Txn().Expect(key, rev).Delete(key)
 		for _, t := range img.Tags {

@@ -26,13 +26,15 @@ type env struct {
 	now   time.Time // the registry's clock; zero means time.Now
 	token string
 	ns    registry.Namespace
+	dir   string // the registry's data directory
 }
 
 // newEnv starts a registry in a fresh data directory.
 func newEnv(t testing.TB) *env { return newEnvAt(t, time.Time{}) }
 
-// newEnvAt starts a registry whose clock reads now until e.now is changed.
-func newEnvAt(t testing.TB, now time.Time) *env {
+// newEnvAt starts a registry whose clock reads now until e.now is changed;
+// opts adjust its configuration.
+func newEnvAt(t testing.TB, now time.Time, opts ...func(*registry.Config)) *env {
 	t.Helper()
 	e := &env{now: now}
 	dir := t.TempDir()
@@ -42,20 +44,24 @@ func newEnvAt(t testing.TB, now time.Time) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg, err := registry.New(registry.Config{Store: st, DataDir: filepath.Join(dir, "registry"), Account: testAccount,
+	cfg := registry.Config{Store: st, DataDir: filepath.Join(dir, "registry"), Account: testAccount,
 		TokenSecret: []byte("0123456789abcdef0123456789abcdef"), Logger: log, Now: func() time.Time {
 			if e.now.IsZero() {
 				return time.Now()
 			}
 			return e.now
-		}})
+		}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	reg, err := registry.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(reg)
 	t.Cleanup(srv.Close)
 	tok, _ := reg.IssueToken(testAccount, "arn:aws:iam::"+testAccount+":root", testRegion)
-	e.reg, e.srv, e.token, e.ns = reg, srv, tok, registry.Namespace{Account: testAccount, Region: testRegion}
+	e.reg, e.srv, e.token, e.ns, e.dir = reg, srv, tok, registry.Namespace{Account: testAccount, Region: testRegion}, cfg.DataDir
 	return e
 }
 

@@ -19,6 +19,9 @@ type Repository struct {
 	Tags             []ecrwire.Tag `json:"gantryTags,omitempty"`
 	LifecyclePolicy  string        `json:"gantryLifecyclePolicy,omitempty"`
 	RepositoryPolicy string        `json:"gantryRepositoryPolicy,omitempty"`
+	// LifecycleEvaluatedAt is when the lifecycle policy was last applied
+	// (unix milliseconds; 0: never).
+	LifecycleEvaluatedAt int64 `json:"gantryLifecycleEvaluatedAt,omitempty"`
 }
 
 // Immutable reports whether tag may not be moved once set in the repository,
@@ -26,7 +29,7 @@ type Repository struct {
 func (r *Repository) Immutable(tag string) bool {
 	excluded := false
 	for _, f := range r.ImageTagMutabilityExclusionFilters {
-		if wildcardMatch(f.Filter, tag) {
+		if WildcardMatch(f.Filter, tag) {
 			excluded = true
 		}
 	}
@@ -41,21 +44,33 @@ func (r *Repository) Immutable(tag string) bool {
 	return false
 }
 
-// wildcardMatch matches s against a pattern where '*' stands for any run of
-// characters (ECR's tag filter grammar).
-func wildcardMatch(pattern, s string) bool {
-	if pattern == "" {
-		return s == ""
-	}
-	if pattern[0] == '*' {
-		for i := 0; i <= len(s); i++ {
-			if wildcardMatch(pattern[1:], s[i:]) {
-				return true
-			}
+// WildcardMatch matches s against a pattern where '*' stands for any run of
+// characters (ECR's tag filter grammar, also that of lifecycle policies'
+// tagPatternList).
+func WildcardMatch(pattern, s string) bool {
+	// Greedy matching with backtracking to the last '*' only: linear in
+	// practice, never exponential.
+	p, i, star, mark := 0, 0, -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case p < len(pattern) && pattern[p] == s[i]:
+			p++
+			i++
+		case star >= 0:
+			p = star + 1
+			mark++
+			i = mark
+		default:
+			return false
 		}
-		return false
 	}
-	return s != "" && pattern[0] == s[0] && wildcardMatch(pattern[1:], s[1:])
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
 
 // Image is the stored record of one manifest in a repository.
@@ -87,6 +102,22 @@ type TagRef struct {
 // BlobLink is the stored record that a blob belongs to a repository.
 type BlobLink struct {
 	Size int64 `json:"size"`
+	// LinkedAt is when the blob was last pushed or mounted into the
+	// repository (unix milliseconds): garbage collection leaves links
+	// younger than its grace period alone, so a push's layers survive until
+	// its manifest arrives.
+	LinkedAt int64 `json:"linkedAt,omitempty"`
+}
+
+// LifecyclePreview is the stored record of a repository's lifecycle policy
+// preview: the policy it evaluates and when it was started. Its results are
+// computed when read, from the repository's images at StartedAt.
+type LifecyclePreview struct {
+	PolicyText string `json:"policyText"`
+	// StartedAt is unix milliseconds.
+	StartedAt int64 `json:"startedAt"`
+	// Status is IN_PROGRESS until the preview is first read, then COMPLETE.
+	Status string `json:"status"`
 }
 
 // Descriptor is an OCI content descriptor, as the referrers API lists them.

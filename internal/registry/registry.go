@@ -35,7 +35,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// GCGracePeriod is how old an unreferenced blob link or blob content
+	// must be before garbage collection removes it (default
+	// DefaultGCGracePeriod). It must exceed the longest gap between a
+	// push's last layer and its manifest.
+	GCGracePeriod time.Duration
 }
+
+// DefaultGCGracePeriod is the default Config.GCGracePeriod.
+const DefaultGCGracePeriod = time.Hour
 
 // Validate reports what is missing from cfg.
 func (c Config) Validate() error {
@@ -66,8 +74,12 @@ type Registry struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	grace time.Duration
+
 	mu      sync.Mutex
 	uploads map[string]*upload
+	// gcMu keeps one garbage collection at a time in this process.
+	gcMu sync.Mutex
 }
 
 // New builds a registry from cfg.
@@ -88,7 +100,10 @@ func New(cfg Config) (*Registry, error) {
 		return nil, err
 	}
 	r := &Registry{st: cfg.Store, blobs: bs, account: cfg.Account, secret: cfg.TokenSecret, realmV: cfg.Realm,
-		log: cfg.Logger, now: cfg.Now, uploads: map[string]*upload{}}
+		log: cfg.Logger, now: cfg.Now, grace: cfg.GCGracePeriod, uploads: map[string]*upload{}}
+	if r.grace <= 0 {
+		r.grace = DefaultGCGracePeriod
+	}
 	if r.log == nil {
 		r.log = slog.Default()
 	}

@@ -94,7 +94,7 @@ func (r *Registry) LinkBlob(ctx context.Context, ns Namespace, repo, digest stri
 			return struct{}{}, err
 		}
 		key, repoKey := model.RegistryBlobKey(repo, digest), model.RegistryRepositoryKey(repo)
-		_, err = st.Txn().Expect(repoKey, rev).Put(key, BlobLink{Size: size}).Commit(ctx)
+		_, err = st.Txn().Expect(repoKey, rev).Put(key, BlobLink{Size: size, LinkedAt: r.now().UnixMilli()}).Commit(ctx)
 		return struct{}{}, err
 	})
 	return err
@@ -129,7 +129,9 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Name
 		if _, _, err := parseDigest(mount); err != nil {
 			return err
 		}
-		if size, err := r.BlobSize(ctx, ns, from, mount); err == nil && r.blobs.exists(mount) {
+		// touch both checks that the content is there and keeps garbage
+		// collection from removing it before the new link commits.
+		if size, err := r.BlobSize(ctx, ns, from, mount); err == nil && r.blobs.touch(mount) == nil {
 			if err := r.LinkBlob(ctx, ns, name, mount, size); err != nil {
 				return err
 			}
