@@ -39,19 +39,23 @@ type Config struct {
 	// PurgeInterval is how often the purge of old stopped tasks runs, on one
 	// replica at a time (default 1m).
 	PurgeInterval time.Duration
-	Logger        *slog.Logger
+	// RegistryMaintenanceInterval is how often the leader applies ECR
+	// lifecycle policies and collects unreferenced registry blobs.
+	RegistryMaintenanceInterval time.Duration
+	Logger                      *slog.Logger
 }
 
 // Default returns the configuration of a local control plane.
 func Default() Config {
 	home, _ := os.UserHomeDir()
 	return Config{
-		Listen:               "127.0.0.1:4566",
-		DataDir:              filepath.Join(home, ".gantry"),
-		AccountID:            "000000000000",
-		AgentTimeout:         30 * time.Second,
-		StoppedTaskRetention: time.Hour,
-		PurgeInterval:        time.Minute,
+		Listen:                      "127.0.0.1:4566",
+		DataDir:                     filepath.Join(home, ".gantry"),
+		AccountID:                   "000000000000",
+		AgentTimeout:                30 * time.Second,
+		StoppedTaskRetention:        time.Hour,
+		PurgeInterval:               time.Minute,
+		RegistryMaintenanceInterval: 10 * time.Minute,
 	}
 }
 
@@ -96,6 +100,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StoppedTaskRetention == 0 {
 		c.StoppedTaskRetention = def.StoppedTaskRetention
+	}
+	if c.RegistryMaintenanceInterval == 0 {
+		c.RegistryMaintenanceInterval = def.RegistryMaintenanceInterval
 	}
 	if c.PurgeInterval == 0 {
 		c.PurgeInterval = def.PurgeInterval

@@ -29,6 +29,8 @@ type Server struct {
 	log   *slog.Logger
 	store *state.Store
 	ecs   *ecs.Service
+	ecr   *ecr.Service
+	reg   *registry.Registry
 	ln    net.Listener
 	http  *http.Server
 	done  chan error
@@ -96,9 +98,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	ecrOps := ecr.New(reg, log)
 	edge := awsapi.NewEdge(awsapi.EdgeConfig{
 		Keys:     keys,
-		Services: []*awsapi.Service{ops.API(), ops.AgentAPI(), ecr.New(reg, log).API()},
+		Services: []*awsapi.Service{ops.API(), ops.AgentAPI(), ecrOps.API()},
 		Logger:   log,
 		// PutImage carries manifests of up to 4 MiB, JSON-escaped.
 		MaxBody: 10 << 20,
@@ -107,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("/v2/", reg)
 	mux.Handle("/", edge)
-	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ln: ln, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1)}
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -194,8 +197,9 @@ func Run(ctx context.Context, cfg Config) error {
 // one replica purges at a time.
 const purgeElection = "/gantry/elections/purge"
 
-// purgeLoop campaigns for the purge election until ctx ends, and purges
-// every PurgeInterval while it leads.
+// purgeLoop campaigns for the purge election until ctx ends, and while it
+// leads purges every PurgeInterval and maintains the registry (lifecycle
+// policies, then garbage collection) every RegistryMaintenanceInterval.
 func (s *Server) purgeLoop(ctx context.Context) {
 	defer s.loops.Done()
 	for ctx.Err() == nil {
@@ -231,6 +235,8 @@ func (s *Server) leadPurge(ctx context.Context) error {
 	s.log.Debug("leading the purge of stopped tasks", "interval", s.cfg.PurgeInterval)
 	tick := time.NewTicker(s.cfg.PurgeInterval)
 	defer tick.Stop()
+	maint := time.NewTicker(s.cfg.RegistryMaintenanceInterval)
+	defer maint.Stop()
 	for {
 		n, err := s.ecs.Purge(ctx, time.Now())
 		switch {
@@ -244,7 +250,27 @@ func (s *Server) leadPurge(ctx context.Context) error {
 			return nil
 		case <-sess.Done():
 			return errors.New("election session expired")
+		case <-maint.C:
+			s.maintainRegistry(ctx)
+			continue
 		case <-tick.C:
 		}
+	}
+}
+
+// maintainRegistry applies every repository's lifecycle policy, then
+// collects the blobs no image references any more. Both are safe to repeat;
+// errors are logged and the next round tries again.
+func (s *Server) maintainRegistry(ctx context.Context) {
+	now := time.Now()
+	if n, err := s.ecr.ApplyLifecyclePolicies(ctx, now); err != nil && ctx.Err() == nil {
+		s.log.Warn("apply lifecycle policies", "err", err)
+	} else if n > 0 {
+		s.log.Info("lifecycle policies expired images", "images", n)
+	}
+	if n, err := s.reg.CollectGarbage(ctx, now); err != nil && ctx.Err() == nil {
+		s.log.Warn("collect registry garbage", "err", err)
+	} else if n > 0 {
+		s.log.Info("registry garbage collected", "blobs", n)
 	}
 }
