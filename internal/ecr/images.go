@@ -191,12 +191,9 @@ func imageFailure(id w.ImageIdentifier, err error) (w.ImageFailure, bool) {
 
 // BatchGetImage returns the manifests of the given images.
 func (s *Service) BatchGetImage(ctx context.Context, in *w.BatchGetImageRequest) (*w.BatchGetImageResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
+	sc, _, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
+	if err != nil {
 		return nil, err
-	}
-	if _, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName); err != nil {
-		return nil, fromRegistry(err)
 	}
 	out := &w.BatchGetImageResponse{Images: []w.Image{}, Failures: []w.ImageFailure{}}
 	for _, id := range in.ImageIds {
@@ -268,12 +265,9 @@ func (s *Service) PutImage(ctx context.Context, in *w.PutImageRequest) (*w.PutIm
 // BatchDeleteImage deletes images by digest (with all their tags) or
 // removes tags; an image whose last tag is removed is deleted.
 func (s *Service) BatchDeleteImage(ctx context.Context, in *w.BatchDeleteImageRequest) (*w.BatchDeleteImageResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
+	sc, _, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
+	if err != nil {
 		return nil, err
-	}
-	if _, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName); err != nil {
-		return nil, fromRegistry(err)
 	}
 	out := &w.BatchDeleteImageResponse{ImageIds: []w.ImageIdentifier{}, Failures: []w.ImageFailure{}}
 	for _, id := range in.ImageIds {

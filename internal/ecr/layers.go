@@ -9,12 +9,9 @@ import (
 
 // BatchCheckLayerAvailability reports which layers are in a repository.
 func (s *Service) BatchCheckLayerAvailability(ctx context.Context, in *w.BatchCheckLayerAvailabilityRequest) (*w.BatchCheckLayerAvailabilityResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
+	sc, _, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
+	if err != nil {
 		return nil, err
-	}
-	if _, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName); err != nil {
-		return nil, fromRegistry(err)
 	}
 	out := &w.BatchCheckLayerAvailabilityResponse{Layers: []w.Layer{}, Failures: []w.LayerFailure{}}
 	for _, d := range in.LayerDigests {

@@ -55,13 +55,9 @@ func (s *Service) PutLifecyclePolicy(ctx context.Context, in *w.PutLifecyclePoli
 
 // GetLifecyclePolicy returns a repository's lifecycle policy.
 func (s *Service) GetLifecyclePolicy(ctx context.Context, in *w.GetLifecyclePolicyRequest) (*w.GetLifecyclePolicyResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
-		return nil, err
-	}
-	r, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName)
+	sc, r, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
 	if err != nil {
-		return nil, fromRegistry(err)
+		return nil, err
 	}
 	if r.LifecyclePolicy == "" {
 		return nil, noLifecyclePolicy(sc, in.RepositoryName)
@@ -98,13 +94,9 @@ var errNoPolicy = errors.New("ecr: no policy")
 // given text, else the repository's own) against the repository's images.
 // It answers IN_PROGRESS; GetLifecyclePolicyPreview completes it.
 func (s *Service) StartLifecyclePolicyPreview(ctx context.Context, in *w.StartLifecyclePolicyPreviewRequest) (*w.StartLifecyclePolicyPreviewResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
-		return nil, err
-	}
-	r, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName)
+	sc, r, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
 	if err != nil {
-		return nil, fromRegistry(err)
+		return nil, err
 	}
 	text := in.LifecyclePolicyText
 	if text == "" {

@@ -78,13 +78,9 @@ func (s *Service) SetRepositoryPolicy(ctx context.Context, in *w.SetRepositoryPo
 
 // GetRepositoryPolicy returns a repository's policy.
 func (s *Service) GetRepositoryPolicy(ctx context.Context, in *w.GetRepositoryPolicyRequest) (*w.GetRepositoryPolicyResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
-		return nil, err
-	}
-	r, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName)
+	sc, r, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
 	if err != nil {
-		return nil, fromRegistry(err)
+		return nil, err
 	}
 	if r.RepositoryPolicy == "" {
 		return nil, noRepositoryPolicy(sc, in.RepositoryName)

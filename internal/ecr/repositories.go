@@ -153,6 +153,20 @@ func (s *Service) update(ctx context.Context, registryID, name string, fn func(*
 	return sc, r, fromRegistry(err)
 }
 
+// lookup resolves the scope of a request naming registryID and returns the
+// repository name, or the ECR error a client expects.
+func (s *Service) lookup(ctx context.Context, registryID, name string) (scope, *registry.Repository, error) {
+	sc := s.scope(ctx)
+	if err := sc.checkRegistry(registryID); err != nil {
+		return sc, nil, err
+	}
+	r, _, err := s.reg.Repository(ctx, sc.ns, name)
+	if err != nil {
+		return sc, nil, fromRegistry(err)
+	}
+	return sc, r, nil
+}
+
 // PutImageTagMutability sets a repository's tag mutability.
 func (s *Service) PutImageTagMutability(ctx context.Context, in *w.PutImageTagMutabilityRequest) (*w.PutImageTagMutabilityResponse, error) {
 	sc, r, err := s.update(ctx, in.RegistryId, in.RepositoryName, func(r *registry.Repository) error {

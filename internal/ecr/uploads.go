@@ -63,12 +63,9 @@ func uploadError(err error, id string) error {
 // UploadLayerPart appends a part to an upload: it must start where the
 // parts so far end, and partLastByte must be its last byte.
 func (s *Service) UploadLayerPart(ctx context.Context, in *w.UploadLayerPartRequest) (*w.UploadLayerPartResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
+	sc, _, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
+	if err != nil {
 		return nil, err
-	}
-	if _, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName); err != nil {
-		return nil, fromRegistry(err)
 	}
 	if in.PartLastByte != in.PartFirstByte+int64(len(in.LayerPartBlob))-1 || len(in.LayerPartBlob) == 0 {
 		return nil, InvalidLayerPart.Errorf("The part holds %d bytes, which do not span partFirstByte %d to partLastByte %d.",
@@ -84,14 +81,11 @@ func (s *Service) UploadLayerPart(ctx context.Context, in *w.UploadLayerPartRequ
 // CompleteLayerUpload checks the uploaded content against layerDigests and
 // makes it a layer of the repository.
 func (s *Service) CompleteLayerUpload(ctx context.Context, in *w.CompleteLayerUploadRequest) (*w.CompleteLayerUploadResponse, error) {
-	sc := s.scope(ctx)
-	if err := sc.checkRegistry(in.RegistryId); err != nil {
+	sc, _, err := s.lookup(ctx, in.RegistryId, in.RepositoryName)
+	if err != nil {
 		return nil, err
 	}
-	if _, _, err := s.reg.Repository(ctx, sc.ns, in.RepositoryName); err != nil {
-		return nil, fromRegistry(err)
-	}
-	_, err := s.reg.CompleteUpload(ctx, sc.ns, in.RepositoryName, in.UploadId, in.LayerDigests)
+	_, err = s.reg.CompleteUpload(ctx, sc.ns, in.RepositoryName, in.UploadId, in.LayerDigests)
 	if errors.Is(err, registry.ErrLayerExists) {
 		return nil, LayerAlreadyExists.Errorf("The image layer %s already exists in the repository with name '%s' in the registry with id '%s'", in.LayerDigests[0], in.RepositoryName, sc.Account)
 	}
