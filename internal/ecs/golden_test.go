@@ -2,21 +2,12 @@ package ecs_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	gt "github.com/gantry-dev/gantry/internal/gantrytest"
 )
@@ -79,21 +70,7 @@ func TestGolden(t *testing.T) {
 
 func signedCall(t *testing.T, url, region, action string, body []byte) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AmazonEC2ContainerServiceV20141113."+action)
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: gt.KeyID, SecretAccessKey: gt.KeySecret}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "ecs", region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return signedTarget(t, url, region, "AmazonEC2ContainerServiceV20141113."+action, body)
 }
 
 var (
