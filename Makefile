@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/gantry
 DATA_DIR ?= $(HOME)/.gantry
 
-.PHONY: build dev test unit e2e lint bench generate setup clean
+.PHONY: build dev test unit e2e lint bench bench-runtask bench-registry generate setup clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gantry
@@ -33,9 +33,17 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-## bench: the API edge benchmark (figures go in docs/benchmarks.md)
+## bench: the API edge benchmarks beside etcd's ceiling (figures go in docs/benchmarks.md)
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/bench/
+	$(GO) test -run '^$$' -bench 'DescribeClusters|RegisterTaskDefinition|EtcdTxn' -benchtime 5s ./internal/bench/
+
+## bench-runtask: RunTask -> RUNNING beside docker run (about 7 minutes, real containers)
+bench-runtask: setup
+	$(GO) test -run '^$$' -bench RunTaskToRunning -benchtime 1x -timeout 30m ./internal/bench/
+
+## bench-registry: the registry beside distribution v3.1.2 (builds the peer in a temp dir)
+bench-registry: build
+	./scripts/bench-registry.sh
 
 ## generate: regenerate wire types from the service models in ../shared/ref
 generate:

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/smithy-go"
@@ -115,13 +117,22 @@ func (e *Env) Close() {
 func NewRegion() string { return fmt.Sprintf("test-%d", regions.Add(1)) }
 
 // Config returns an SDK configuration signed with the test key for region,
-// pointed at the server, with retries off so each call is one request.
+// pointed at the server. It retries only what never reached an answer (a
+// connection the machine's load broke: "use of closed network connection"
+// after an idle keep-alive) and 5xx faults, up to three attempts with a short
+// back-off; an API error a test expects is never retried away.
 func (e *Env) Config(region string) aws.Config {
 	return aws.Config{
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(KeyID, KeySecret, ""),
 		BaseEndpoint: aws.String(e.URL),
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.MaxBackoff = 200 * time.Millisecond
+				o.RateLimiter = ratelimit.None
+			})
+		},
 	}
 }
 
