@@ -32,8 +32,10 @@ type Reporter interface {
 // ErrRejected marks a report the control plane refused for good.
 var ErrRejected = errors.New("engine: report rejected")
 
-// Store persists the engine's checkpoint. Save is called after every change,
-// serialized, with the complete state.
+// Store persists the engine's checkpoint. Save is called with the complete
+// state, serialized: one call covers every change made since the previous
+// call began (changes made while a call runs are group-committed by the
+// next one).
 type Store interface {
 	Save(cp *Checkpoint) error
 }
@@ -96,7 +98,13 @@ type Engine struct {
 	log   *slog.Logger
 	ctx   context.Context
 
-	saveMu sync.Mutex // serializes saves, taken before mu
+	// Group commit of the checkpoint (see save). saveMu is never held
+	// together with mu.
+	saveMu   sync.Mutex
+	saveCond *sync.Cond // on saveMu: signalled when a write ends
+	writing  bool       // a write is in progress
+	next     *saveBatch // callers waiting for the next write; nil: none
+
 	mu     sync.Mutex
 	tasks  map[string]*entry
 	tombs  map[string]Tombstone
@@ -144,8 +152,10 @@ func New(cfg Config, runtime rt.Runtime, rep Reporter, store Store) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, rt: runtime, rep: rep, store: store, log: log,
+	e := &Engine{cfg: cfg, rt: runtime, rep: rep, store: store, log: log,
 		tasks: map[string]*entry{}, tombs: map[string]Tombstone{}, resent: map[string]time.Time{}}
+	e.saveCond = sync.NewCond(&e.saveMu)
+	return e
 }
 
 // Start restores the tasks of a checkpoint (nil for none), re-adopting their
@@ -358,10 +368,52 @@ func reportable(sc StateChange) bool {
 	return false
 }
 
-// save writes the checkpoint.
-func (e *Engine) save() {
+// saveBatch is the callers of save waiting for the same write.
+type saveBatch struct {
+	waiters int   // callers in the batch (tests watch it)
+	done    bool  // the write has ended
+	err     error // its error, once done
+}
+
+// save writes the checkpoint and returns once a write that includes every
+// change made before the call has ended, with that write's error (also
+// logged). It is a group commit: while a write is in progress, callers join
+// the batch of the next write; when the write ends, one of them writes the
+// latest state for the whole batch. Call without e.mu held.
+func (e *Engine) save() error {
+	if e.store == nil {
+		return nil
+	}
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
+	b := e.next
+	if b == nil {
+		b = &saveBatch{}
+		e.next = b
+	}
+	b.waiters++
+	for !b.done {
+		if !e.writing && e.next == b {
+			// No write in progress and nobody has taken this batch:
+			// write it. The state is read after the batch is closed to
+			// newcomers, so it includes the change of every member.
+			e.writing, e.next = true, nil
+			e.saveMu.Unlock()
+			err := e.write()
+			e.saveMu.Lock()
+			b.err, b.done = err, true
+			e.writing = false
+			e.saveCond.Broadcast()
+			break
+		}
+		e.saveCond.Wait()
+	}
+	return b.err
+}
+
+// write hands the complete state to the store. Only save calls it, one
+// call at a time.
+func (e *Engine) write() error {
 	e.mu.Lock()
 	cp := &Checkpoint{Tombstones: maps.Clone(e.tombs)}
 	for _, en := range e.tasks {
@@ -370,12 +422,11 @@ func (e *Engine) save() {
 		}
 	}
 	e.mu.Unlock()
-	if e.store == nil {
-		return
-	}
-	if err := e.store.Save(cp); err != nil {
+	err := e.store.Save(cp)
+	if err != nil {
 		e.log.Error("checkpoint failed", "err", err)
 	}
+	return err
 }
 
 // send delivers a task's outbox in order, retrying with back-off, until it
