@@ -38,12 +38,6 @@ func (b *blobStore) path(digest string) string {
 // open opens a blob's content.
 func (b *blobStore) open(digest string) (*os.File, error) { return os.Open(b.path(digest)) }
 
-// exists reports whether a blob's content is on disk.
-func (b *blobStore) exists(digest string) bool {
-	_, err := os.Stat(b.path(digest))
-	return err == nil
-}
-
 // touch marks a blob's content as just used, so that garbage collection
 // (which removes only content older than its grace period) leaves it alone
 // while the reference being written to etcd commits. It fails with
