@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -38,6 +39,12 @@ type fakeAgent struct {
 // once so that it is connected.
 func startAgent(t *testing.T, env *gt.Env, c *ecs.Client, cluster string, cpu, mem int32, ports ...string) *fakeAgent {
 	t.Helper()
+	return startAgentWith(t, env, c, cluster, cpu, mem, agentAttributes(), ports...)
+}
+
+// startAgentWith is startAgent with the attributes given.
+func startAgentWith(t *testing.T, env *gt.Env, c *ecs.Client, cluster string, cpu, mem int32, attrs []types.Attribute, ports ...string) *fakeAgent {
+	t.Helper()
 	ctx := context.Background()
 	if cluster != "default" {
 		_, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)})
@@ -56,14 +63,27 @@ func startAgent(t *testing.T, env *gt.Env, c *ecs.Client, cluster string, cpu, m
 			{Name: aws.String("PORTS"), Type: aws.String("STRINGSET"), StringSetValue: ports},
 			{Name: aws.String("PORTS_UDP"), Type: aws.String("STRINGSET"), StringSetValue: []string{}},
 		},
-		Attributes: []types.Attribute{
-			{Name: aws.String("ecs.availability-zone"), Value: aws.String("local-a")},
-			{Name: aws.String("ecs.cpu-architecture"), Value: aws.String("x86_64")},
-		},
+		Attributes: attrs,
 	}))(t).ContainerInstance
 	a := &fakeAgent{t: t, url: env.URL, region: c.Options().Region, cluster: cluster, arn: aws.ToString(ci.ContainerInstanceArn)}
 	a.poll(0, 0)
 	return a
+}
+
+// agentAttributes are the attributes an agent registers: placement and
+// the capabilities that task definitions' requiresAttributes ask for.
+func agentAttributes() []types.Attribute {
+	attrs := []types.Attribute{
+		{Name: aws.String("ecs.availability-zone"), Value: aws.String("local-a")},
+		{Name: aws.String("ecs.cpu-architecture"), Value: aws.String("x86_64")},
+		{Name: aws.String("ecs.capability.container-health-check")},
+		{Name: aws.String("ecs.capability.container-ordering")},
+		{Name: aws.String("com.amazonaws.ecs.capability.logging-driver.json-file")},
+	}
+	for v := 17; v <= 44; v++ {
+		attrs = append(attrs, types.Attribute{Name: aws.String(fmt.Sprintf("com.amazonaws.ecs.capability.docker-remote-api.1.%d", v))})
+	}
+	return attrs
 }
 
 // call sends a signed JSON request with target and decodes a 200 answer

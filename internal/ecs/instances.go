@@ -8,6 +8,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
 	"github.com/gantry-dev/gantry/internal/model"
+	"github.com/gantry-dev/gantry/internal/placement/cql"
 	"github.com/gantry-dev/gantry/internal/state"
 	"github.com/gantry-dev/gantry/internal/wire"
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
@@ -223,6 +224,7 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *w.Deregis
 			Expect(model.InstanceKey(name, id), rev).
 			Delete(model.InstanceKey(name, id)).
 			Delete(model.HeartbeatKey(name, id)).
+			Delete(model.LoadKey(name, id)).
 			Put(model.DeregisteredKey(name, id), ci).
 			Commit(ctx)
 		if err != nil {
@@ -307,8 +309,11 @@ func (s *Service) ListContainerInstances(ctx context.Context, in *w.ListContaine
 	if err != nil {
 		return nil, err
 	}
+	var filter *cql.Expr
 	if in.Filter != "" {
-		return nil, InvalidParameter.Errorf("The cluster query language (filter %q) is not supported yet by Gantry; list without filter, or filter by status.", in.Filter)
+		if filter, err = cql.Parse(in.Filter); err != nil {
+			return nil, InvalidParameter.Errorf("Invalid filter: %v.", err)
+		}
 	}
 	limit, err := pageSize(in.MaxResults, 100, 100)
 	if err != nil {
@@ -317,6 +322,13 @@ func (s *Service) ListContainerInstances(ctx context.Context, in *w.ListContaine
 	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
 	}
+	loads, beats := map[string]model.InstanceLoad{}, map[string]int64{}
+	if filter != nil {
+		if err := readLoads(ctx, sc.st, name, loads, beats); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
 	prefix := model.InstancesPrefix(name)
 	if in.Status == model.InstanceInactive {
 		prefix = model.DeregisteredPrefix(name)
@@ -326,7 +338,13 @@ func (s *Service) ListContainerInstances(ctx context.Context, in *w.ListContaine
 		if err := it.Decode(&ci); err != nil {
 			return "", false, err
 		}
-		return ci.ContainerInstanceArn, in.Status == "" || ci.Status == in.Status, nil
+		keep := in.Status == "" || ci.Status == in.Status
+		if keep && filter != nil {
+			id := lastSegment(it.Key)
+			f := s.facts(&ci, loads[id], beats[id], now)
+			keep = filter.Match(&f)
+		}
+		return ci.ContainerInstanceArn, keep, nil
 	})
 	if err != nil {
 		return nil, err

@@ -458,8 +458,8 @@ func TestListContainerInstancesPaginates(t *testing.T) {
 	// A token of the INACTIVE listing does not resume another listing.
 	_, err := c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("big"), NextToken: first.NextToken})
 	gt.WantCode(t, err, "InvalidParameterException")
-	// The cluster query language is refused, not ignored.
-	_, err = c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("big"), Filter: aws.String("attribute:ecs.os-type == linux")})
+	// A filter that does not parse is refused, saying where.
+	_, err = c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("big"), Filter: aws.String("attribute:ecs.os-type ==")})
 	gt.WantCode(t, err, "InvalidParameterException")
 }
 

@@ -43,6 +43,8 @@ type Service struct {
 	// scopes remembers the account/region scopes this process has
 	// registered for the purge (see registerScope).
 	scopes sync.Map // account/region -> struct{}
+	// placers queues each cluster's placements for its committer.
+	placers committers
 	// stopping is closed by Close: long polls answer at once.
 	stopping  chan struct{}
 	closeOnce sync.Once

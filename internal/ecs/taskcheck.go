@@ -28,11 +28,12 @@ func keySet(names ...string) map[string]bool {
 
 var (
 	// honouredTask are the task-level members: what the agent runs, and what
-	// ECS fills in on registration (ARN, revision, status, ...).
+	// ECS fills in on registration (ARN, revision, status, ...), and what
+	// placement honours (placementConstraints).
 	honouredTask = keySet("family", "taskDefinitionArn", "revision", "status", "registeredAt", "registeredBy",
 		"deregisteredAt", "compatibilities", "requiresCompatibilities", "requiresAttributes",
 		"containerDefinitions", "volumes", "networkMode", "cpu", "memory", "pidMode", "ipcMode",
-		"executionRoleArn", "runtimePlatform", "enableFaultInjection")
+		"executionRoleArn", "runtimePlatform", "enableFaultInjection", "placementConstraints")
 	honouredContainer = keySet("name", "image", "cpu", "memory", "memoryReservation", "essential", "command",
 		"entryPoint", "environment", "workingDirectory", "user", "ulimits", "dockerLabels", "mountPoints",
 		"volumesFrom", "portMappings", "links", "hostname", "extraHosts", "dnsServers", "dnsSearchDomains",
@@ -61,7 +62,6 @@ var whyNot = map[string]string{
 	"proxyConfiguration":                      "App Mesh proxies are not configured",
 	"inferenceAccelerators":                   "there are no Elastic Inference accelerators",
 	"ephemeralStorage":                        "ephemeral storage is a Fargate setting",
-	"placementConstraints":                    "placement constraints come with the placement scheduler",
 	"secrets":                                 "secrets are not fetched from Secrets Manager or SSM",
 	"environmentFiles":                        "environment files are not fetched from S3",
 	"repositoryCredentials":                   "registry credentials are not fetched from Secrets Manager",

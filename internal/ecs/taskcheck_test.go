@@ -34,8 +34,6 @@ func TestRunTaskRefusesWhatGantryCannotHonour(t *testing.T) {
 	}{
 		{"task role", ecs.RegisterTaskDefinitionInput{TaskRoleArn: aws.String("arn:aws:iam::123456789012:role/r")}, "taskRoleArn"},
 		{"awsvpc", ecs.RegisterTaskDefinitionInput{NetworkMode: types.NetworkModeAwsvpc}, "networkMode awsvpc"},
-		{"placement constraints", ecs.RegisterTaskDefinitionInput{PlacementConstraints: []types.TaskDefinitionPlacementConstraint{
-			{Type: types.TaskDefinitionPlacementConstraintTypeMemberOf, Expression: aws.String("attribute:x == y")}}}, "placementConstraints"},
 		{"ephemeral storage", ecs.RegisterTaskDefinitionInput{EphemeralStorage: &types.EphemeralStorage{SizeInGiB: 30}}, "ephemeralStorage"},
 		{"windows", ecs.RegisterTaskDefinitionInput{RuntimePlatform: &types.RuntimePlatform{OperatingSystemFamily: types.OSFamilyWindowsServer2022Core}}, "operatingSystemFamily WINDOWS_SERVER_2022_CORE"},
 		{"efs volume", ecs.RegisterTaskDefinitionInput{Volumes: []types.Volume{{Name: aws.String("v"), EfsVolumeConfiguration: &types.EFSVolumeConfiguration{FileSystemId: aws.String("fs-1")}}}}, "volumes[v].efsVolumeConfiguration"},

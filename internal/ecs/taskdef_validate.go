@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gantry-dev/gantry/internal/placement"
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
@@ -206,6 +207,9 @@ func checkTaskLevel(td *w.TaskDefinition, mode string) error {
 	for i, pc := range td.PlacementConstraints {
 		if pc.Type != "" && pc.Type != "memberOf" || strings.TrimSpace(pc.Expression) == "" {
 			return ClientException.Errorf("placementConstraints[%d] must be of type memberOf with an expression in the cluster query language.", i)
+		}
+		if _, err := placement.ParseConstraint(placement.MemberOf, pc.Expression); err != nil {
+			return ClientException.Errorf("placementConstraints[%d]: %v.", i, err)
 		}
 	}
 	if td.ProxyConfiguration != nil && !slices.ContainsFunc(td.ContainerDefinitions, func(c w.ContainerDefinition) bool { return c.Name == td.ProxyConfiguration.ContainerName }) {

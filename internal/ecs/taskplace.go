@@ -12,78 +12,9 @@ import (
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
-// Placement until the placement scheduler lands: any ACTIVE instance whose
-// agent is connected and that has room (CPU, MEMORY, free static host
-// ports). The choice is pure (candidates in, index or failures out); the
-// reservation is written in the same transaction as the task, conditional
-// on the instance's revision, so concurrent placements never over-commit.
-
-// Failure reasons of RunTask and StartTask, as ECS names them.
-const (
-	reasonAgent    = "AGENT"
-	reasonCPU      = "RESOURCE:CPU"
-	reasonMemory   = "RESOURCE:MEMORY"
-	reasonPorts    = "RESOURCE:PORTS"
-	reasonPortsUDP = "RESOURCE:PORTS_UDP"
-	reasonDraining = "DRAINING"
-)
-
-// candidate is an instance as placement sees it.
-type candidate struct {
-	arn       string
-	status    string
-	connected bool
-	remaining []w.Resource
-}
-
-// fitReason returns "" when need fits on c, else the failure reason: the
-// agent first, then CPU, MEMORY, PORTS, PORTS_UDP.
-func fitReason(c candidate, need demand) string {
-	switch {
-	case c.status == model.InstanceDraining:
-		return reasonDraining
-	case !c.connected:
-		return reasonAgent
-	case intResource(c.remaining, "CPU") < need.cpu:
-		return reasonCPU
-	case intResource(c.remaining, "MEMORY") < need.memory:
-		return reasonMemory
-	case anyIn(need.ports, stringSetResource(c.remaining, "PORTS")):
-		return reasonPorts
-	case anyIn(need.portsUDP, stringSetResource(c.remaining, "PORTS_UDP")):
-		return reasonPortsUDP
-	}
-	return ""
-}
-
-// place chooses a candidate where need fits; pick chooses among the n that
-// fit (it returns an index below n). With none, it returns -1 and one
-// failure per candidate, saying why it did not fit (DRAINING for a
-// draining instance, which never gets new tasks).
-func place(cands []candidate, need demand, pick func(n int) int) (int, []w.Failure) {
-	var fits []int
-	var failures []w.Failure
-	for i, c := range cands {
-		if r := fitReason(c, need); r != "" {
-			failures = append(failures, w.Failure{Arn: c.arn, Reason: r})
-			continue
-		}
-		fits = append(fits, i)
-	}
-	if len(fits) == 0 {
-		return -1, failures
-	}
-	return fits[pick(len(fits))], nil
-}
-
-func anyIn(want, set []string) bool {
-	for _, p := range want {
-		if slices.Contains(set, p) {
-			return true
-		}
-	}
-	return false
-}
+// What a task holds on its instance: reserve takes it when the task is
+// placed (in the committer's transaction), release gives it back when the
+// task stops. The choice of instance is internal/placement's.
 
 func findResource(rs []w.Resource, name string) int {
 	return slices.IndexFunc(rs, func(r w.Resource) bool { return r.Name == name })
@@ -179,75 +110,11 @@ func (s *Service) connected(beat int64, now time.Time) bool {
 	return beat > 0 && now.Sub(time.UnixMilli(beat)) <= s.opts.AgentTimeout
 }
 
-// instanceView is a registered instance as read for placement.
+// instanceView is a registered instance a task is placed on.
 type instanceView struct {
 	ci  *model.ContainerInstance
 	id  string
 	rev int64
-}
-
-// clusterView is what placement reads of a cluster, at one revision.
-type clusterView struct {
-	clusterRev int64
-	instances  []instanceView
-	beats      map[string]int64 // instance id -> last heartbeat, unix ms
-}
-
-// readClusterView reads an ACTIVE cluster, its registered instances and
-// their heartbeats in one round trip.
-func readClusterView(ctx context.Context, st *state.Store, cluster string) (*clusterView, error) {
-	pages, err := st.ReadAll(ctx,
-		state.Read{Key: model.ClusterKey(cluster)},
-		state.Read{Key: model.InstancesPrefix(cluster), Prefix: true},
-		state.Read{Key: heartbeatsPrefix(cluster), Prefix: true},
-	)
-	if err != nil {
-		return nil, err
-	}
-	if len(pages[0].Items) == 0 {
-		return nil, errClusterNotFound(cluster)
-	}
-	var c model.Cluster
-	if err := pages[0].Items[0].Decode(&c); err != nil {
-		return nil, err
-	}
-	if c.Status == model.ClusterInactive {
-		return nil, errClusterNotFound(cluster)
-	}
-	v := &clusterView{clusterRev: pages[0].Items[0].Revision, beats: map[string]int64{}}
-	for _, it := range pages[1].Items {
-		ci := new(model.ContainerInstance)
-		if err := it.Decode(ci); err != nil {
-			return nil, err
-		}
-		v.instances = append(v.instances, instanceView{ci: ci, id: lastSegment(it.Key), rev: it.Revision})
-	}
-	if err := decodeBeats(pages[2].Items, v.beats); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// decodeBeats reads heartbeat records into beats, by instance id.
-func decodeBeats(items []state.Item, beats map[string]int64) error {
-	for _, it := range items {
-		var hb model.Heartbeat
-		if err := it.Decode(&hb); err != nil {
-			return err
-		}
-		beats[lastSegment(it.Key)] = hb.At
-	}
-	return nil
-}
-
-// candidates turns the view's instances into placement candidates.
-func (s *Service) candidates(v *clusterView, now time.Time) []candidate {
-	out := make([]candidate, len(v.instances))
-	for i, iv := range v.instances {
-		out[i] = candidate{arn: iv.ci.ContainerInstanceArn, status: iv.ci.Status,
-			connected: s.connected(v.beats[iv.id], now), remaining: iv.ci.RemainingResources}
-	}
-	return out
 }
 
 func lastSegment(key string) string { return key[strings.LastIndexByte(key, '/')+1:] }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,80 +17,6 @@ import (
 	"github.com/gantry-dev/gantry/internal/wire"
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
-
-// placeTask places one task of spec, on the instance of id `only` if given
-// (StartTask), else on any instance where it fits (RunTask), and commits in
-// one transaction: the task, its assignment, the reservation on the
-// instance (conditional on the instance's revision: a concurrent placement
-// makes it retry on fresh numbers) and, with a client token, the token's
-// record. It returns the task, or the failures that kept it from being
-// placed.
-func (s *Service) placeTask(ctx context.Context, sc scope, spec *runSpec, only string, tok *tokenClaim) (*model.Task, []w.Failure, error) {
-	type result struct {
-		task     *model.Task
-		failures []w.Failure
-	}
-	r, err := state.Retry(ctx, func() (result, error) {
-		if tok != nil {
-			if err := tok.refresh(ctx); err != nil {
-				return result{}, err
-			}
-		}
-		v, err := readClusterView(ctx, sc.st, spec.cluster)
-		if err != nil {
-			return result{}, err
-		}
-		now := s.now()
-		cands := s.candidates(v, now)
-		idx := -1
-		var failures []w.Failure
-		if only != "" {
-			i := slices.IndexFunc(v.instances, func(iv instanceView) bool { return iv.id == only })
-			if i < 0 {
-				return result{}, InvalidParameter.Errorf("Container instance %s is not a registered container instance of cluster %s.", sc.instanceARN(spec.cluster, only), spec.cluster)
-			}
-			if reason := fitReason(cands[i], spec.need); reason != "" {
-				failures = []w.Failure{{Arn: cands[i].arn, Reason: reason}}
-			} else {
-				idx = i
-			}
-		} else {
-			if len(cands) == 0 {
-				return result{}, InvalidParameter.Errorf("No Container Instances were found in your cluster. Start an agent (gantry agent) registered in cluster %s.", spec.cluster)
-			}
-			idx, failures = place(cands, spec.need, rand.IntN)
-		}
-		if idx < 0 {
-			return result{failures: failures}, nil
-		}
-		iv := v.instances[idx]
-		ci := *iv.ci
-		ci.RemainingResources = slices.Clone(ci.RemainingResources)
-		reserved := reserve(&ci, spec.need)
-		ci.Version++
-		t, a := sc.newTask(spec, iv, reserved, now)
-		id := lastSegment(t.TaskArn)
-		txn := sc.st.Txn().
-			Expect(model.ClusterKey(spec.cluster), v.clusterRev).
-			Expect(model.InstanceKey(spec.cluster, iv.id), iv.rev).
-			Expect(model.TaskKey(spec.cluster, id), 0).
-			Put(model.InstanceKey(spec.cluster, iv.id), &ci).
-			Put(model.TaskKey(spec.cluster, id), t).
-			Put(model.AssignmentKey(spec.cluster, iv.id, id), a)
-		var rec runToken
-		if tok != nil {
-			rec = tok.add(txn, t.TaskArn)
-		}
-		if _, err := txn.Commit(ctx); err != nil {
-			return result{}, err
-		}
-		if tok != nil {
-			tok.rec = rec
-		}
-		return result{task: t}, nil
-	})
-	return r.task, r.failures, err
-}
 
 // newTask builds the record of a task of spec placed on an instance, and
 // the assignment its agent is sent.
@@ -317,12 +242,12 @@ func (c *tokenClaim) refresh(ctx context.Context) error {
 	return nil
 }
 
-// add makes txn record arn in the token, conditional on the token's
+// add makes txn record arns in the token, conditional on the token's
 // revision read last; it returns the record written, which the claim holds
 // once the transaction commits.
-func (c *tokenClaim) add(txn *state.Txn, arn string) runToken {
+func (c *tokenClaim) add(txn *state.Txn, arns ...string) runToken {
 	rec := c.rec
-	rec.TaskArns = append(slices.Clone(rec.TaskArns), arn)
+	rec.TaskArns = append(slices.Clone(rec.TaskArns), arns...)
 	txn.Expect(c.key, c.rev).Put(c.key, &rec)
 	return rec
 }

@@ -65,6 +65,10 @@ func (s *Service) RunTask(ctx context.Context, in *w.RunTaskRequest) (*w.RunTask
 	if err != nil {
 		return nil, err
 	}
+	req, err := placementRequest(spec, int(count), in.PlacementStrategy, in.PlacementConstraints, defaultRunTaskStrategies)
+	if err != nil {
+		return nil, err
+	}
 	var tok *tokenClaim
 	if in.ClientToken != "" {
 		var replay *w.RunTaskResponse
@@ -74,20 +78,15 @@ func (s *Service) RunTask(ctx context.Context, in *w.RunTaskRequest) (*w.RunTask
 		}
 	}
 	s.registerScope(ctx, sc)
-	out := &w.RunTaskResponse{Tasks: []w.Task{}, Failures: []w.Failure{}}
-	for range count {
-		t, failures, err := s.placeTask(ctx, sc, spec, "", tok)
-		if errors.Is(err, errTokenTaken) {
-			return s.replayToken(ctx, sc, in)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(failures) > 0 {
-			// What did not fit for one task does not fit for the next.
-			out.Failures = failures
-			break
-		}
+	tasks, failures, err := s.place(ctx, &placeJob{sc: sc, spec: spec, req: req, tok: tok})
+	if errors.Is(err, errTokenTaken) {
+		return s.replayToken(ctx, sc, in)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &w.RunTaskResponse{Tasks: make([]w.Task, 0, len(tasks)), Failures: nonNil(failures)}
+	for _, t := range tasks {
 		out.Tasks = append(out.Tasks, t.Task)
 	}
 	if tok != nil {
@@ -101,7 +100,7 @@ func (s *Service) RunTask(ctx context.Context, in *w.RunTaskRequest) (*w.RunTask
 }
 
 // checkLaunch refuses the launch options Gantry cannot honour yet: only
-// EC2, without capacity providers, placement constraints or strategies.
+// EC2, without capacity providers.
 func checkLaunch(in *w.RunTaskRequest) error {
 	if len(in.CapacityProviderStrategy) > 0 {
 		if in.LaunchType != "" {
@@ -113,9 +112,6 @@ func checkLaunch(in *w.RunTaskRequest) error {
 	case "", compatEC2:
 	default:
 		return InvalidParameter.Errorf("launchType %s is not supported yet by Gantry; use EC2 (the default), which runs tasks on the cluster's container instances.", in.LaunchType)
-	}
-	if len(in.PlacementConstraints) > 0 || len(in.PlacementStrategy) > 0 {
-		return InvalidParameter.Errorf("placementConstraints and placementStrategy are not supported until placement lands in Gantry; omit them, and tasks go to any instance with room.")
 	}
 	if in.PlatformVersion != "" {
 		return InvalidParameter.Errorf("The platform version must be null when specifying an EC2 launch type.")
@@ -165,17 +161,19 @@ func (s *Service) StartTask(ctx context.Context, in *w.StartTaskRequest) (*w.Sta
 	if err != nil {
 		return nil, err
 	}
+	req, err := placementRequest(spec, len(ids), nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Constraints = nil // StartTask names the instances: no constraint applies
 	s.registerScope(ctx, sc)
-	out := &w.StartTaskResponse{Tasks: []w.Task{}, Failures: []w.Failure{}}
-	for _, id := range ids {
-		t, failures, err := s.placeTask(ctx, sc, spec, id, nil)
-		if err != nil {
-			return nil, err
-		}
-		out.Failures = append(out.Failures, failures...)
-		if t != nil {
-			out.Tasks = append(out.Tasks, t.Task)
-		}
+	tasks, failures, err := s.place(ctx, &placeJob{sc: sc, spec: spec, req: req, only: ids})
+	if err != nil {
+		return nil, err
+	}
+	out := &w.StartTaskResponse{Tasks: make([]w.Task, 0, len(tasks)), Failures: nonNil(failures)}
+	for _, t := range tasks {
+		out.Tasks = append(out.Tasks, t.Task)
 	}
 	return out, nil
 }

@@ -462,11 +462,27 @@ func TestRunTaskErrors(t *testing.T) {
 		{"capacity providers", func(in *ecs.RunTaskInput) {
 			in.CapacityProviderStrategy = []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE")}}
 		}, "InvalidParameterException"},
-		{"placement constraint", func(in *ecs.RunTaskInput) {
-			in.PlacementConstraints = []types.PlacementConstraint{{Type: types.PlacementConstraintTypeDistinctInstance}}
+		{"distinctInstance with an expression", func(in *ecs.RunTaskInput) {
+			in.PlacementConstraints = []types.PlacementConstraint{{Type: types.PlacementConstraintTypeDistinctInstance, Expression: aws.String("attribute:a exists")}}
 		}, "InvalidParameterException"},
-		{"placement strategy", func(in *ecs.RunTaskInput) {
-			in.PlacementStrategy = []types.PlacementStrategy{{Type: types.PlacementStrategyTypeRandom}}
+		{"memberOf without an expression", func(in *ecs.RunTaskInput) {
+			in.PlacementConstraints = []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf}}
+		}, "InvalidParameterException"},
+		{"malformed expression", func(in *ecs.RunTaskInput) {
+			in.PlacementConstraints = []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:a == (b")}}
+		}, "InvalidParameterException"},
+		{"eleven constraints", func(in *ecs.RunTaskInput) {
+			for range 11 {
+				in.PlacementConstraints = append(in.PlacementConstraints, types.PlacementConstraint{Type: types.PlacementConstraintTypeDistinctInstance})
+			}
+		}, "InvalidParameterException"},
+		{"binpack on disk", func(in *ecs.RunTaskInput) {
+			in.PlacementStrategy = []types.PlacementStrategy{{Type: types.PlacementStrategyTypeBinpack, Field: aws.String("disk")}}
+		}, "InvalidParameterException"},
+		{"six strategies", func(in *ecs.RunTaskInput) {
+			for range 6 {
+				in.PlacementStrategy = append(in.PlacementStrategy, types.PlacementStrategy{Type: types.PlacementStrategyTypeRandom})
+			}
 		}, "InvalidParameterException"},
 		{"platform version", func(in *ecs.RunTaskInput) { in.PlatformVersion = aws.String("LATEST") }, "InvalidParameterException"},
 		{"unknown container override", func(in *ecs.RunTaskInput) {

@@ -361,6 +361,8 @@ type taskState struct {
 	assignmentChanged bool
 	instance          *model.ContainerInstance
 	instRev           int64
+	load              *model.InstanceLoad
+	loadRev           int64
 }
 
 // loadTaskState reads a task, its assignment and its instance.
@@ -377,9 +379,17 @@ func (sc scope) loadTaskState(ctx context.Context, cluster, id string) (*taskSta
 	pages, err := sc.st.ReadAll(ctx,
 		state.Read{Key: model.AssignmentKey(cluster, ts.task.InstanceID, id)},
 		state.Read{Key: model.InstanceKey(cluster, ts.task.InstanceID)},
+		state.Read{Key: model.LoadKey(cluster, ts.task.InstanceID)},
 	)
 	if err != nil {
 		return nil, err
+	}
+	if items := pages[2].Items; len(items) > 0 {
+		ts.load = new(model.InstanceLoad)
+		if err := items[0].Decode(ts.load); err != nil {
+			return nil, err
+		}
+		ts.loadRev = items[0].Revision
 	}
 	if items := pages[0].Items; len(items) > 0 {
 		ts.assignment = new(agentproto.Assignment)
@@ -400,7 +410,7 @@ func (sc scope) loadTaskState(ctx context.Context, cluster, id string) (*taskSta
 
 // commit writes the task if nothing changed since it was read. A task that
 // has just become STOPPED also loses its assignment and gives its
-// reservation back to its instance; otherwise a changed assignment is
+// reservation back to its instance (and leaves its load); otherwise a changed assignment is
 // written with it.
 func (ts *taskState) commit(ctx context.Context, sc scope, cluster string) error {
 	t := ts.task
@@ -418,6 +428,11 @@ func (ts *taskState) commit(ctx context.Context, sc scope, cluster string) error
 			release(ts.instance, t.Reserved)
 			ts.instance.Version++
 			txn.Expect(instKey, ts.instRev).Put(instKey, ts.instance)
+		}
+		if ts.load != nil {
+			loadKey := model.LoadKey(cluster, t.InstanceID)
+			ts.load.Add(t.Group, -1)
+			txn.Expect(loadKey, ts.loadRev).Put(loadKey, ts.load)
 		}
 	case ts.assignment != nil && ts.assignmentChanged:
 		txn.Expect(asgKey, ts.asgRev).Put(asgKey, ts.assignment)

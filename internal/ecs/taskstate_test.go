@@ -20,27 +20,30 @@ func resources(cpu, mem int32, ports ...string) []w.Resource {
 	}
 }
 
-func TestPlace(t *testing.T) {
-	need := demand{cpu: 256, memory: 512, ports: []string{"80"}}
-	cands := []candidate{
-		{arn: "cpu", status: "ACTIVE", connected: true, remaining: resources(128, 4096)},
-		{arn: "mem", status: "ACTIVE", connected: true, remaining: resources(4096, 256)},
-		{arn: "port", status: "ACTIVE", connected: true, remaining: resources(4096, 4096, "22", "80")},
-		{arn: "agent", status: "ACTIVE", connected: false, remaining: resources(4096, 4096)},
-		{arn: "draining", status: "DRAINING", connected: true, remaining: resources(4096, 4096)},
+func TestSchedulerInstances(t *testing.T) {
+	s := New(nil, nil)
+	now := time.Now()
+	ci := &model.ContainerInstance{
+		ContainerInstanceArn: "arn:aws:ecs:us-east-1:111111111111:container-instance/c/abc", Status: "ACTIVE", Ec2InstanceId: "i-1",
+		RemainingResources: append(resources(1024, 2048, "22", "80"), w.Resource{Name: "PORTS_UDP", Type: "STRINGSET", StringSetValue: []string{"53"}}),
+		Attributes:         []w.Attribute{{Name: "ecs.availability-zone", Value: "a"}, {Name: "flag"}},
+		VersionInfo:        &w.VersionInfo{AgentVersion: "1.2.3"},
 	}
-	i, failures := place(cands, need, func(int) int { return 0 })
-	var got []string
-	for _, f := range failures {
-		got = append(got, f.Arn+"="+f.Reason)
+	v := &placementView{instances: []placeInstance{{ci: ci, id: "abc", load: model.InstanceLoad{Tasks: 3, Groups: map[string]int32{"web": 2, "db": 1}}}},
+		beats: map[string]int64{"abc": now.UnixMilli()}}
+	got := s.schedulerInstances(v, now)[0]
+	if got.CPU != 1024 || got.Memory != 2048 || !got.Ports["80"] || !got.Ports["22"] || !got.PortsUDP["53"] || got.Ports["53"] {
+		t.Fatalf("resources: %+v", got)
 	}
-	want := []string{"cpu=RESOURCE:CPU", "mem=RESOURCE:MEMORY", "port=RESOURCE:PORTS", "agent=AGENT", "draining=DRAINING"}
-	if i != -1 || !slices.Equal(got, want) {
-		t.Fatalf("place = %d, %v; want -1, %v", i, got, want)
+	if !got.AgentConnected || got.AgentVersion != "1.2.3" || got.EC2InstanceID != "i-1" || got.RunningTasksCount != 3 || got.TaskGroups["web"] != 2 {
+		t.Fatalf("facts: %+v", got.Facts)
 	}
-	cands = append(cands, candidate{arn: "fits", status: "ACTIVE", connected: true, remaining: resources(256, 512, "22")})
-	if i, failures := place(cands, need, func(n int) int { return n - 1 }); i != len(cands)-1 || failures != nil {
-		t.Fatalf("place = %d, %v; want the last candidate", i, failures)
+	if v, ok := got.Attributes["flag"]; !ok || v != "" || got.Attributes["ecs.availability-zone"] != "a" {
+		t.Fatalf("attributes: %v", got.Attributes)
+	}
+	v.beats["abc"] = now.Add(-time.Hour).UnixMilli()
+	if s.schedulerInstances(v, now)[0].AgentConnected {
+		t.Fatal("an agent silent for an hour counts as connected")
 	}
 }
 

@@ -84,3 +84,11 @@ func AssignmentKey(cluster, instanceID, taskID string) string {
 func HeartbeatKey(cluster, instanceID string) string {
 	return "heartbeats/" + cluster + "/" + instanceID
 }
+
+// LoadsPrefix is the prefix of a cluster's instance load records.
+func LoadsPrefix(cluster string) string { return "loads/" + cluster + "/" }
+
+// LoadKey is the key of the load record of a container instance: the tasks
+// placed on it and their groups, changed in the transaction that places or
+// releases a task, so placement reads it without reading every task.
+func LoadKey(cluster, instanceID string) string { return LoadsPrefix(cluster) + instanceID }

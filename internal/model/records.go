@@ -45,3 +45,25 @@ type Task struct {
 type Heartbeat struct {
 	At int64 `json:"at"` // unix milliseconds
 }
+
+// InstanceLoad is what is placed on a container instance: its tasks that
+// are not STOPPED, in all and by task group. Spread strategies,
+// distinctInstance and the query language's task:group and
+// runningTasksCount read it.
+type InstanceLoad struct {
+	Tasks  int32            `json:"tasks"`
+	Groups map[string]int32 `json:"groups,omitempty"`
+}
+
+// Add counts n more tasks (n may be negative) of group.
+func (l *InstanceLoad) Add(group string, n int32) {
+	l.Tasks = max(l.Tasks+n, 0)
+	if l.Groups == nil {
+		l.Groups = map[string]int32{}
+	}
+	if c := l.Groups[group] + n; c > 0 {
+		l.Groups[group] = c
+	} else {
+		delete(l.Groups, group)
+	}
+}

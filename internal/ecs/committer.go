@@ -1,0 +1,225 @@
+package ecs
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/model"
+	"github.com/gantry-dev/gantry/internal/placement"
+	"github.com/gantry-dev/gantry/internal/state"
+	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
+)
+
+// The committer. Concurrent RunTask and StartTask calls on one cluster do
+// not each read the instances and race to reserve on them: when many
+// writers retry optimistically on the same instance records, etcd commits
+// collapse into conflicts. Instead every placement of a cluster joins that
+// cluster's queue; one goroutine at a time takes everything queued, reads
+// the cluster once, places each request in turn on one snapshot (so they
+// see each other) and commits them all in one transaction, as Nomad's plan
+// applier does. The transaction is still conditional on the revisions of
+// the instance records it changes, which keeps two servers on one etcd (or
+// a task stopping meanwhile) from over-committing: on a conflict the whole
+// batch is placed again on fresh numbers.
+
+// maxBatchOps bounds the writes of one batch's transaction, below etcd's
+// default limit of 128 operations per transaction (--max-txn-ops), so that
+// an external etcd with default settings takes it.
+const maxBatchOps = 120
+
+// placeJob is one request's tasks, waiting in its cluster's queue.
+type placeJob struct {
+	sc   scope
+	spec *runSpec
+	req  placement.Request
+	// only lists the instance ids of a StartTask, one task on each; empty
+	// for RunTask, whose tasks the scheduler places.
+	only []string
+	tok  *tokenClaim
+	done chan placeOutcome
+}
+
+// placeOutcome is what a job gets back.
+type placeOutcome struct {
+	tasks    []*model.Task
+	failures []w.Failure
+	err      error
+}
+
+// ops is the most writes the job can add to a transaction: a task, an
+// assignment, an instance and its load per task, and the token.
+func (j *placeJob) ops() int {
+	n := j.req.Count
+	if len(j.only) > 0 {
+		n = len(j.only)
+	}
+	return 4*n + 1
+}
+
+// committers holds the queue of each cluster that has placements waiting.
+type committers struct {
+	mu sync.Mutex
+	m  map[string]*committerQueue
+}
+
+type committerQueue struct {
+	jobs []*placeJob
+	rnd  *rand.Rand // used by the one goroutine draining the queue
+}
+
+// place queues job behind its cluster's other placements and waits for
+// its outcome. The goroutine that drains a queue exists only while it has
+// jobs.
+func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.Failure, error) {
+	key := job.sc.Account + "/" + job.sc.Region + "/" + job.spec.cluster
+	job.done = make(chan placeOutcome, 1)
+	s.placers.mu.Lock()
+	if s.placers.m == nil {
+		s.placers.m = map[string]*committerQueue{}
+	}
+	q, running := s.placers.m[key]
+	if !running {
+		q = &committerQueue{rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+		s.placers.m[key] = q
+	}
+	q.jobs = append(q.jobs, job)
+	s.placers.mu.Unlock()
+	if !running {
+		go s.drain(key, q)
+	}
+	select {
+	case o := <-job.done:
+		return o.tasks, o.failures, o.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// drain commits the queue's jobs, batch after batch, until it is empty.
+func (s *Service) drain(key string, q *committerQueue) {
+	for {
+		s.placers.mu.Lock()
+		if len(q.jobs) == 0 {
+			delete(s.placers.m, key)
+			s.placers.mu.Unlock()
+			return
+		}
+		n, ops := 0, 0
+		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxBatchOps) {
+			ops += q.jobs[n].ops()
+			n++
+		}
+		batch := q.jobs[:n:n]
+		q.jobs = q.jobs[n:]
+		s.placers.mu.Unlock()
+		s.commitBatch(batch, q.rnd)
+	}
+}
+
+// commitBatch places and commits a batch, retrying it whole on a conflict,
+// and tells each job its outcome.
+func (s *Service) commitBatch(jobs []*placeJob, rnd *rand.Rand) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	outs, err := state.Retry(ctx, func() ([]placeOutcome, error) { return s.tryBatch(ctx, jobs, rnd) })
+	for k, j := range jobs {
+		if err != nil {
+			j.done <- placeOutcome{err: err}
+			continue
+		}
+		j.done <- outs[k]
+	}
+}
+
+// tryBatch is one attempt at a batch: read, place, commit.
+func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, rnd *rand.Rand) ([]placeOutcome, error) {
+	sc, cluster := jobs[0].sc, jobs[0].spec.cluster
+	outs := make([]placeOutcome, len(jobs))
+	v, err := readPlacementView(ctx, sc.st, cluster)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	snap := placement.NewSnapshot(s.schedulerInstances(v, now))
+	txn := sc.st.Txn().Expect(model.ClusterKey(cluster), v.clusterRev)
+	touched := map[int]bool{}
+	tokens := map[*placeJob]runToken{}
+	for k, j := range jobs {
+		if j.tok != nil {
+			if err := j.tok.refresh(ctx); err != nil {
+				outs[k].err = err
+				continue
+			}
+		}
+		var placed []int
+		switch {
+		case len(j.only) > 0:
+			for _, id := range j.only {
+				i, ok := v.index[id]
+				if !ok {
+					outs[k].failures = append(outs[k].failures, w.Failure{Arn: sc.instanceARN(cluster, id), Reason: "MISSING"})
+					continue
+				}
+				if r := snap.Reason(i, &j.req); r != "" {
+					outs[k].failures = append(outs[k].failures, w.Failure{Arn: snap.Instances[i].ARN, Reason: r})
+					continue
+				}
+				snap.Reserve(i, &j.req)
+				placed = append(placed, i)
+			}
+		case len(v.instances) == 0:
+			outs[k].err = InvalidParameter.Errorf("No Container Instances were found in your cluster. Start an agent (gantry agent) registered in cluster %s.", cluster)
+			continue
+		default:
+			res := snap.Place(&j.req, rnd)
+			placed = res.Placed
+			for _, f := range res.Failures {
+				outs[k].failures = append(outs[k].failures, w.Failure{Arn: snap.Instances[f.Instance].ARN, Reason: f.Reason})
+			}
+		}
+		var arns []string
+		for _, i := range placed {
+			pi := &v.instances[i]
+			if !touched[i] {
+				touched[i] = true
+				next := *pi.ci
+				next.RemainingResources = cloneResources(next.RemainingResources)
+				next.Version++
+				pi.ci = &next
+			}
+			reserved := reserve(pi.ci, j.spec.need)
+			pi.load.Add(j.req.Group, 1)
+			t, a := sc.newTask(j.spec, instanceView{ci: pi.ci, id: pi.id, rev: pi.rev}, reserved, now)
+			id := lastSegment(t.TaskArn)
+			txn.Put(model.TaskKey(cluster, id), t).Put(model.AssignmentKey(cluster, pi.id, id), a)
+			outs[k].tasks = append(outs[k].tasks, t)
+			arns = append(arns, t.TaskArn)
+		}
+		if j.tok != nil && len(arns) > 0 {
+			tokens[j] = j.tok.add(txn, arns...)
+		}
+	}
+	if len(touched) == 0 {
+		return outs, nil
+	}
+	for i := range touched {
+		pi := &v.instances[i]
+		txn.Expect(model.InstanceKey(cluster, pi.id), pi.rev).Put(model.InstanceKey(cluster, pi.id), pi.ci).
+			Expect(model.LoadKey(cluster, pi.id), pi.loadRev).Put(model.LoadKey(cluster, pi.id), &pi.load)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		return nil, err
+	}
+	for j, rec := range tokens {
+		j.tok.rec = rec
+	}
+	return outs, nil
+}
+
+func cloneResources(rs []w.Resource) []w.Resource {
+	out := make([]w.Resource, len(rs))
+	copy(out, rs)
+	return out
+}
