@@ -65,8 +65,13 @@ type committers struct {
 }
 
 type committerQueue struct {
-	jobs []*placeJob
-	rnd  *rand.Rand // used by the one goroutine draining the queue
+	jobs    []*placeJob
+	running bool
+	// Used only by the goroutine draining the queue: the random source of
+	// ties, and the cluster as of the last batch it committed (nil after a
+	// failure), which the next batch refreshes instead of reading whole.
+	rnd  *rand.Rand
+	view *placementView
 }
 
 // place queues job behind its cluster's other placements and waits for
@@ -79,15 +84,17 @@ func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.
 	if s.placers.m == nil {
 		s.placers.m = map[string]*committerQueue{}
 	}
-	q, running := s.placers.m[key]
-	if !running {
+	q, ok := s.placers.m[key]
+	if !ok {
 		q = &committerQueue{rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 		s.placers.m[key] = q
 	}
 	q.jobs = append(q.jobs, job)
+	start := !q.running
+	q.running = true
 	s.placers.mu.Unlock()
-	if !running {
-		go s.drain(key, q)
+	if start {
+		go s.drain(q, job.sc.st.MaxTxnOps())
 	}
 	select {
 	case o := <-job.done:
@@ -98,32 +105,36 @@ func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.
 }
 
 // drain commits the queue's jobs, batch after batch, until it is empty.
-func (s *Service) drain(key string, q *committerQueue) {
+// A batch holds as many jobs as fit in one transaction of at most maxOps
+// operations (always at least one job). The queue stays in the map, with
+// its view of the cluster, for the next placements.
+func (s *Service) drain(q *committerQueue, maxOps int) {
+	maxOps = max(maxOps-8, 1) // room for the cluster's condition and a token
 	for {
 		s.placers.mu.Lock()
 		if len(q.jobs) == 0 {
-			delete(s.placers.m, key)
+			q.running = false
 			s.placers.mu.Unlock()
 			return
 		}
 		n, ops := 0, 0
-		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxBatchOps) {
+		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxOps) {
 			ops += q.jobs[n].ops()
 			n++
 		}
 		batch := q.jobs[:n:n]
 		q.jobs = q.jobs[n:]
 		s.placers.mu.Unlock()
-		s.commitBatch(batch, q.rnd)
+		s.commitBatch(batch, q)
 	}
 }
 
 // commitBatch places and commits a batch, retrying it whole on a conflict,
 // and tells each job its outcome.
-func (s *Service) commitBatch(jobs []*placeJob, rnd *rand.Rand) {
+func (s *Service) commitBatch(jobs []*placeJob, q *committerQueue) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	outs, err := state.Retry(ctx, func() ([]placeOutcome, error) { return s.tryBatch(ctx, jobs, rnd) })
+	outs, err := state.Retry(ctx, func() ([]placeOutcome, error) { return s.tryBatch(ctx, jobs, q) })
 	for k, j := range jobs {
 		if err != nil {
 			j.done <- placeOutcome{err: err}
@@ -133,11 +144,14 @@ func (s *Service) commitBatch(jobs []*placeJob, rnd *rand.Rand) {
 	}
 }
 
-// tryBatch is one attempt at a batch: read, place, commit.
-func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, rnd *rand.Rand) ([]placeOutcome, error) {
-	sc, cluster := jobs[0].sc, jobs[0].spec.cluster
+// tryBatch is one attempt at a batch: read, place, commit. The queue
+// keeps the view it committed; any failure drops it, since the scheduler
+// has changed it in place.
+func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQueue) ([]placeOutcome, error) {
+	sc, cluster, rnd := jobs[0].sc, jobs[0].spec.cluster, q.rnd
 	outs := make([]placeOutcome, len(jobs))
-	v, err := readPlacementView(ctx, sc.st, cluster)
+	v, err := s.readPlacementView(ctx, sc.st, cluster, q.view)
+	q.view = nil
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +216,7 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, rnd *rand.Rand
 		}
 	}
 	if len(touched) == 0 {
+		q.view = v
 		return outs, nil
 	}
 	for i := range touched {
@@ -209,12 +224,18 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, rnd *rand.Rand
 		txn.Expect(model.InstanceKey(cluster, pi.id), pi.rev).Put(model.InstanceKey(cluster, pi.id), pi.ci).
 			Expect(model.LoadKey(cluster, pi.id), pi.loadRev).Put(model.LoadKey(cluster, pi.id), &pi.load)
 	}
-	if _, err := txn.Commit(ctx); err != nil {
+	rev, err := txn.Commit(ctx)
+	if err != nil {
 		return nil, err
 	}
 	for j, rec := range tokens {
 		j.tok.rec = rec
 	}
+	for i := range touched {
+		pi := &v.instances[i]
+		pi.rev, pi.loadRev, pi.sched = rev, rev, snap.Instances[i]
+	}
+	q.view = v
 	return outs, nil
 }
 

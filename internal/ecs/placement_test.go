@@ -196,3 +196,46 @@ func TestCommitterNoOverCommit(t *testing.T) {
 		t.Fatalf("%d placed and %d failed, want 40 and 8 (capacity 40 of 48 asked)", total, failedTasks)
 	}
 }
+
+// TestPlacementSeesChanges: the committer keeps its view of the cluster
+// between requests; a task that stops, an attribute put on an instance and
+// a drained instance all show in the next placement.
+func TestPlacementSeesChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	a := startAgent(t, env, c, "prod", 1024, 300)
+	registerTD(t, c, "fill", types.ContainerDefinition{Name: aws.String("app"), Image: aws.String("busybox"), Memory: aws.Int32(256)})
+	first := runTasks(t, c, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("fill")})
+	if len(first.Tasks) != 1 {
+		t.Fatalf("first run = %v", reasons(first.Failures))
+	}
+	if out := runTasks(t, c, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("fill")}); len(out.Tasks) != 0 {
+		t.Fatal("placed a task on a full instance")
+	}
+	a.report(aws.ToString(first.Tasks[0].TaskArn), "STOPPED", container("app", "STOPPED"))
+	if out := runTasks(t, c, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("fill")}); len(out.Tasks) != 1 {
+		t.Fatalf("after the task stopped: %v", reasons(out.Failures))
+	}
+	registerTD(t, c, "tiny", types.ContainerDefinition{Name: aws.String("app"), Image: aws.String("busybox"), Memory: aws.Int32(4)})
+	// A new input each time: the SDK fills in the client token of the one
+	// it is given, and a repeat would be answered from its first outcome.
+	onRack := func() *ecs.RunTaskInput {
+		return &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("tiny"),
+			PlacementConstraints: []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:rack == r1")}}}
+	}
+	if out := runTasks(t, c, onRack()); len(out.Tasks) != 0 {
+		t.Fatal("placed on an instance without the attribute")
+	}
+	gt.Must(c.PutAttributes(ctx, &ecs.PutAttributesInput{Cluster: aws.String("prod"), Attributes: []types.Attribute{
+		{Name: aws.String("rack"), Value: aws.String("r1"), TargetId: aws.String(a.arn)}}}))(t)
+	if out := runTasks(t, c, onRack()); len(out.Tasks) != 1 {
+		t.Fatalf("after PutAttributes: %v", reasons(out.Failures))
+	}
+	gt.Must(c.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{Cluster: aws.String("prod"),
+		ContainerInstances: []string{a.arn}, Status: types.ContainerInstanceStatusDraining}))(t)
+	if out := runTasks(t, c, onRack()); len(out.Tasks) != 0 || len(out.Failures) != 1 || aws.ToString(out.Failures[0].Reason) != "DRAINING" {
+		t.Fatalf("on a draining instance: %d tasks, failures %v", len(out.Tasks), reasons(out.Failures))
+	}
+}

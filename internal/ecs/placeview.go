@@ -11,13 +11,14 @@ import (
 )
 
 // placeInstance is a registered instance as placement reads it: its record
-// and its load, each with its revision.
+// and its load, each with its revision, and the scheduler's view of both.
 type placeInstance struct {
 	ci      *model.ContainerInstance
 	id      string
 	rev     int64
 	load    model.InstanceLoad
 	loadRev int64
+	sched   placement.Instance // AgentConnected is set per batch, from beats
 }
 
 // placementView is what placement reads of a cluster, at one revision.
@@ -29,13 +30,16 @@ type placementView struct {
 }
 
 // readPlacementView reads an ACTIVE cluster, its registered instances,
-// their loads and their heartbeats in one round trip.
-func readPlacementView(ctx context.Context, st *state.Store, cluster string) (*placementView, error) {
+// their loads and their heartbeats. Given the view of the committer's last
+// batch, it first reads only keys and revisions (and the small heartbeat
+// records), then fetches just the records that changed since: a busy
+// cluster's committer does not decode every instance for every batch.
+func (s *Service) readPlacementView(ctx context.Context, st *state.Store, cluster string, old *placementView) (*placementView, error) {
 	pages, err := st.ReadAll(ctx,
 		state.Read{Key: model.ClusterKey(cluster)},
-		state.Read{Key: model.InstancesPrefix(cluster), Prefix: true},
+		state.Read{Key: model.InstancesPrefix(cluster), Prefix: true, KeysOnly: old != nil},
 		state.Read{Key: heartbeatsPrefix(cluster), Prefix: true},
-		state.Read{Key: model.LoadsPrefix(cluster), Prefix: true},
+		state.Read{Key: model.LoadsPrefix(cluster), Prefix: true, KeysOnly: old != nil},
 	)
 	if err != nil {
 		return nil, err
@@ -51,46 +55,114 @@ func readPlacementView(ctx context.Context, st *state.Store, cluster string) (*p
 		return nil, errClusterNotFound(cluster)
 	}
 	v := &placementView{clusterRev: pages[0].Items[0].Revision, index: map[string]int{}, beats: map[string]int64{}}
-	for _, it := range pages[1].Items {
-		ci := new(model.ContainerInstance)
-		if err := it.Decode(ci); err != nil {
-			return nil, err
-		}
-		id := lastSegment(it.Key)
-		v.index[id] = len(v.instances)
-		v.instances = append(v.instances, placeInstance{ci: ci, id: id, rev: it.Revision})
-	}
 	if err := decodeBeats(pages[2].Items, v.beats); err != nil {
 		return nil, err
 	}
+	loadRevs := map[string]int64{}
 	for _, it := range pages[3].Items {
-		i, ok := v.index[lastSegment(it.Key)]
-		if !ok {
-			continue
-		}
-		if err := it.Decode(&v.instances[i].load); err != nil {
+		loadRevs[lastSegment(it.Key)] = it.Revision
+	}
+	var stale []int // instances whose record or load must be (re)read
+	for _, it := range pages[1].Items {
+		id := lastSegment(it.Key)
+		pi := placeInstance{id: id, rev: it.Revision, loadRev: loadRevs[id]}
+		if old != nil {
+			if k, ok := old.index[id]; ok && old.instances[k].rev == pi.rev && old.instances[k].loadRev == pi.loadRev {
+				pi = old.instances[k]
+			} else {
+				stale = append(stale, len(v.instances))
+			}
+		} else if err := it.Decode(&pi.ci); err != nil {
 			return nil, err
 		}
-		v.instances[i].loadRev = it.Revision
+		v.index[id] = len(v.instances)
+		v.instances = append(v.instances, pi)
+	}
+	if old == nil {
+		for _, it := range pages[3].Items {
+			if i, ok := v.index[lastSegment(it.Key)]; ok {
+				if err := it.Decode(&v.instances[i].load); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for i := range v.instances {
+			s.setSched(&v.instances[i])
+		}
+		return v, nil
+	}
+	if err := s.fetchStale(ctx, st, cluster, v, stale); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
 
-// schedulerInstances turns the view's instances into the scheduler's.
+// fetchStale reads the records and loads of the instances at positions
+// stale, in reads of at most MaxTxnOps keys.
+func (s *Service) fetchStale(ctx context.Context, st *state.Store, cluster string, v *placementView, stale []int) error {
+	step := max(st.MaxTxnOps()/2, 1)
+	for len(stale) > 0 {
+		n := min(len(stale), step)
+		reads := make([]state.Read, 0, 2*n)
+		for _, i := range stale[:n] {
+			id := v.instances[i].id
+			reads = append(reads, state.Read{Key: model.InstanceKey(cluster, id)}, state.Read{Key: model.LoadKey(cluster, id)})
+		}
+		pages, err := st.ReadAll(ctx, reads...)
+		if err != nil {
+			return err
+		}
+		for k, i := range stale[:n] {
+			pi := &v.instances[i]
+			ci, load := pages[2*k].Items, pages[2*k+1].Items
+			if len(ci) == 0 {
+				return state.ErrConflict // deregistered meanwhile: read again
+			}
+			pi.ci, pi.load = new(model.ContainerInstance), model.InstanceLoad{}
+			if err := ci[0].Decode(pi.ci); err != nil {
+				return err
+			}
+			pi.rev = ci[0].Revision
+			pi.loadRev = 0
+			if len(load) > 0 {
+				if err := load[0].Decode(&pi.load); err != nil {
+					return err
+				}
+				pi.loadRev = load[0].Revision
+			}
+			s.setSched(pi)
+		}
+		stale = stale[n:]
+	}
+	return nil
+}
+
+// setSched builds the scheduler's view of an instance from its record and
+// its load.
+func (s *Service) setSched(pi *placeInstance) {
+	ci := pi.ci
+	pi.sched = placement.Instance{
+		Facts:    s.facts(ci, pi.load, 0, time.Time{}),
+		ID:       pi.id,
+		ARN:      ci.ContainerInstanceArn,
+		Status:   ci.Status,
+		CPU:      intResource(ci.RemainingResources, "CPU"),
+		Memory:   intResource(ci.RemainingResources, "MEMORY"),
+		Ports:    portSet(stringSetResource(ci.RemainingResources, "PORTS")),
+		PortsUDP: portSet(stringSetResource(ci.RemainingResources, "PORTS_UDP")),
+	}
+}
+
+// schedulerInstances returns the scheduler's instances of the view, with
+// their agents' connection as of now. They share their maps with the
+// view: what the scheduler reserves shows in the view, which the committer
+// keeps only when the batch commits.
 func (s *Service) schedulerInstances(v *placementView, now time.Time) []placement.Instance {
 	out := make([]placement.Instance, len(v.instances))
-	for i, pi := range v.instances {
-		ci := pi.ci
-		out[i] = placement.Instance{
-			Facts:    s.facts(ci, pi.load, v.beats[pi.id], now),
-			ID:       pi.id,
-			ARN:      ci.ContainerInstanceArn,
-			Status:   ci.Status,
-			CPU:      intResource(ci.RemainingResources, "CPU"),
-			Memory:   intResource(ci.RemainingResources, "MEMORY"),
-			Ports:    portSet(stringSetResource(ci.RemainingResources, "PORTS")),
-			PortsUDP: portSet(stringSetResource(ci.RemainingResources, "PORTS_UDP")),
-		}
+	for i := range v.instances {
+		pi := &v.instances[i]
+		out[i] = pi.sched
+		out[i].AgentConnected = pi.ci.Status != model.InstanceInactive && s.connected(v.beats[pi.id], now)
 	}
 	return out
 }

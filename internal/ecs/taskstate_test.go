@@ -31,6 +31,7 @@ func TestSchedulerInstances(t *testing.T) {
 	}
 	v := &placementView{instances: []placeInstance{{ci: ci, id: "abc", load: model.InstanceLoad{Tasks: 3, Groups: map[string]int32{"web": 2, "db": 1}}}},
 		beats: map[string]int64{"abc": now.UnixMilli()}}
+	s.setSched(&v.instances[0])
 	got := s.schedulerInstances(v, now)[0]
 	if got.CPU != 1024 || got.Memory != 2048 || !got.Ports["80"] || !got.Ports["22"] || !got.PortsUDP["53"] || got.Ports["53"] {
 		t.Fatalf("resources: %+v", got)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -26,7 +27,21 @@ type Config struct {
 	// SnapshotCount is how many raft entries the embedded etcd keeps in memory
 	// before it snapshots; it bounds its memory (default 5000).
 	SnapshotCount uint64
+	// MaxTxnOps is how many operations one transaction may hold: the
+	// external cluster's --max-txn-ops (etcd's default 128), or what the
+	// embedded etcd allows (default EmbeddedMaxTxnOps).
+	MaxTxnOps int
 }
+
+// Transaction limits. Batched writers (the placement committer) size their
+// transactions by Store.MaxTxnOps.
+const (
+	DefaultMaxTxnOps  = 128
+	EmbeddedMaxTxnOps = 2048
+	// embeddedMaxRequestBytes lets a transaction of EmbeddedMaxTxnOps task
+	// records through (etcd's default is 1.5 MiB).
+	embeddedMaxRequestBytes = 16 << 20
+)
 
 // Open connects to etcd as cfg says, starting the embedded one if needed.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
@@ -38,13 +53,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("state: connect to etcd %v: %w", cfg.Endpoints, err)
 		}
-		return &Store{cli: cli, prefix: cfg.Prefix}, nil
+		return &Store{cli: cli, prefix: cfg.Prefix, maxTxnOps: cmp.Or(cfg.MaxTxnOps, DefaultMaxTxnOps)}, nil
 	}
+	cfg.MaxTxnOps = cmp.Or(cfg.MaxTxnOps, EmbeddedMaxTxnOps)
 	e, err := startEmbedded(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{cli: v3client.New(e.Server), prefix: cfg.Prefix, embedded: e}, nil
+	return &Store{cli: v3client.New(e.Server), prefix: cfg.Prefix, embedded: e, maxTxnOps: cfg.MaxTxnOps}, nil
 }
 
 // startEmbedded starts a single-member etcd tuned for a fast start (a short
@@ -64,6 +80,8 @@ func startEmbedded(cfg Config, log *slog.Logger) (*embed.Etcd, error) {
 		ec.SnapshotCount = 5000
 	}
 	ec.SnapshotCatchUpEntries = 1000
+	ec.MaxTxnOps = uint(cfg.MaxTxnOps)
+	ec.MaxRequestBytes = embeddedMaxRequestBytes
 	ec.AutoCompactionMode = "revision"
 	ec.AutoCompactionRetention = "10000"
 	ec.LogLevel = "error"

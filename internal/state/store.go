@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,10 +23,15 @@ var (
 
 // Store is the typed view of etcd. Keys given to it are relative to its prefix.
 type Store struct {
-	cli      *clientv3.Client
-	prefix   string
-	embedded *embed.Etcd
+	cli       *clientv3.Client
+	prefix    string
+	embedded  *embed.Etcd
+	maxTxnOps int
 }
+
+// MaxTxnOps is how many operations (and, separately, conditions) one
+// transaction may hold.
+func (s *Store) MaxTxnOps() int { return cmp.Or(s.maxTxnOps, DefaultMaxTxnOps) }
 
 // Close releases the client and stops the embedded etcd, if any.
 func (s *Store) Close() error {
@@ -41,7 +47,7 @@ func (s *Store) Client() *clientv3.Client { return s.cli }
 
 // Sub returns a store whose keys live under prefix within this one.
 func (s *Store) Sub(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: s.prefix + "/" + strings.Trim(prefix, "/")}
+	return &Store{cli: s.cli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps}
 }
 
 func (s *Store) key(k string) string { return s.prefix + "/" + k }
@@ -219,6 +225,8 @@ type Read struct {
 	Key       string
 	Prefix    bool
 	CountOnly bool
+	// KeysOnly reads keys and revisions without values.
+	KeysOnly bool
 }
 
 // ReadAll performs several reads at one revision, in one round trip. Each
@@ -233,6 +241,9 @@ func (s *Store) ReadAll(ctx context.Context, reads ...Read) ([]Page, error) {
 		}
 		if r.CountOnly {
 			opts = append(opts, clientv3.WithCountOnly())
+		}
+		if r.KeysOnly {
+			opts = append(opts, clientv3.WithKeysOnly())
 		}
 		ops[i] = clientv3.OpGet(s.key(r.Key), opts...)
 	}
