@@ -209,40 +209,51 @@ func (s *Service) StopTask(ctx context.Context, in *w.StopTaskRequest) (*w.StopT
 	if reason == "" {
 		reason = defaultStopReason
 	}
-	t, err := state.Retry(ctx, func() (*model.Task, error) {
-		cur, err := sc.loadTaskState(ctx, name, id)
-		if errors.Is(err, state.ErrNotFound) {
-			return nil, errTaskNotFound()
-		}
-		if err != nil {
-			return nil, err
-		}
-		t := cur.task
-		if t.DesiredStatus == agentproto.StatusStopped {
-			return t, nil
-		}
-		now := s.now()
-		t.DesiredStatus = agentproto.StatusStopped
-		t.StoppedReason, t.StopCode = reason, agentproto.StopCodeUserInitiated
-		t.StoppingAt = wire.At(now)
-		t.Version++
-		if cur.assignment == nil || cur.instance == nil {
-			// Nothing can run the task any more: it stops now.
-			finishStop(t, nil, now)
-		} else {
-			cur.assignment.DesiredStatus = t.DesiredStatus
-			cur.assignment.StoppedReason, cur.assignment.StopCode = t.StoppedReason, t.StopCode
-			cur.assignment.Version = t.Version
-			cur.assignmentChanged = true
-		}
-		return t, cur.commit(ctx, sc, name)
-	})
+	t, err := s.stopTask(ctx, sc, name, id, agentproto.StopCodeUserInitiated, reason, false)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, errTaskNotFound()
+	}
 	if err != nil {
 		return nil, err
 	}
 	out := t.Task
 	out.Tags = nil
 	return &w.StopTaskResponse{Task: &out}, nil
+}
+
+// stopTask sets a task's desired status STOPPED with the stop code and
+// reason given, and tells its agent; a task that nothing can run any more
+// (its instance is gone), or with now, is STOPPED at once and gives its
+// reservation back. A task already stopping is returned unchanged;
+// state.ErrNotFound if there is no such task.
+func (s *Service) stopTask(ctx context.Context, sc scope, cluster, id, code, reason string, now bool) (*model.Task, error) {
+	return state.Retry(ctx, func() (*model.Task, error) {
+		cur, err := sc.loadTaskState(ctx, cluster, id)
+		if err != nil {
+			return nil, err
+		}
+		t := cur.task
+		if t.DesiredStatus == agentproto.StatusStopped && (!now || t.LastStatus == agentproto.StatusStopped) {
+			return t, nil
+		}
+		at := s.now()
+		if t.DesiredStatus != agentproto.StatusStopped {
+			t.DesiredStatus = agentproto.StatusStopped
+			t.StoppedReason, t.StopCode = reason, code
+			t.StoppingAt = wire.At(at)
+		}
+		t.Version++
+		if now || cur.assignment == nil || cur.instance == nil {
+			// Nothing can run the task any more: it stops now.
+			finishStop(t, nil, at)
+		} else {
+			cur.assignment.DesiredStatus = t.DesiredStatus
+			cur.assignment.StoppedReason, cur.assignment.StopCode = t.StoppedReason, t.StopCode
+			cur.assignment.Version = t.Version
+			cur.assignmentChanged = true
+		}
+		return t, cur.commit(ctx, sc, cluster)
+	})
 }
 
 func errTaskNotFound() error {

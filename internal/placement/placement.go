@@ -201,6 +201,23 @@ func (s *Snapshot) Reason(i int, req *Request) string {
 	return ""
 }
 
+// Admits says why instance i may never hold a task of req ("" if it may):
+// its status, its agent, the required attributes and the memberOf
+// constraints, leaving resources and distinctInstance aside. A daemon
+// service keeps one task on every instance it admits.
+func (s *Snapshot) Admits(i int, req *Request) string {
+	in := &s.Instances[i]
+	if r := staticReason(in, req); r != "" {
+		return r
+	}
+	for _, c := range req.Constraints {
+		if c.Type == MemberOf && !c.Expr.Match(&in.Facts) {
+			return ReasonMemberOf
+		}
+	}
+	return ""
+}
+
 func staticReason(in *Instance, req *Request) string {
 	switch {
 	case in.Status != StatusActive:
