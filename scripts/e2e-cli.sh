@@ -19,9 +19,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 EP=http://127.0.0.1:$port
 "$BIN" server --listen 127.0.0.1:$port --data-dir "$work/data" --access-key AKIDE2E:e2e-secret --log-level warn 2>"$work/server.log" &
 server=$!
+simpids=()
 cleanup() {
-	kill "$server" ${devpid:-} 2>/dev/null || true
-	wait "$server" ${devpid:-} 2>/dev/null || true
+	kill "$server" ${devpid:-} "${simpids[@]}" 2>/dev/null || true
+	wait "$server" ${devpid:-} "${simpids[@]}" 2>/dev/null || true
 	docker ps -a --filter label=com.gantry.task-arn --format '{{.ID}} {{.Label "com.gantry.task-arn"}}' |
 		awk '/:111111111111:/ {print $1}' | xargs -r docker rm -f >/dev/null 2>&1 || true
 	rm -rf "$work"
@@ -158,6 +159,44 @@ suite_dev() {
 	unset DOCKER_CONFIG
 }
 
+# Placement through the CLI on a simulated fleet (`gantry agent --runtime sim`):
+# six instances in zones a, b, c against the server above.
+suite_sim() {
+	local c=sim-$n fam=sim-app-$n
+	aws_ ecs create-cluster --cluster-name $c >/dev/null
+	"$BIN" agent --runtime sim --instances 6 --zones a,b,c --cpu 4096 --memory 8192 --cluster $c --endpoint "$EP" \
+		--region "$REGION" --data-dir "$work/sim-$n" --access-key AKIDE2E:e2e-secret --log-level warn 2>"$work/sim-$n.log" &
+	simpids+=($!)
+	local up=0
+	for _ in $(seq 1 200); do
+		up=$(aws_ ecs list-container-instances --cluster $c --filter 'agentConnected == true' --query 'length(containerInstanceArns)')
+		[ "$up" == 6 ] && break
+		sleep 0.1
+	done
+	expect_eq "six simulated instances connected" "6" "$up"
+	aws_ ecs register-task-definition --family $fam --container-definitions '[{"name":"app","image":"sim/app:1","memory":128,"cpu":64}]' >/dev/null
+	expect_eq "spread over zones" "2 2 2" "$(aws_ ecs run-task --cluster $c --task-definition $fam --count 6 --group zoned \
+		--placement-strategy type=spread,field=attribute:ecs.availability-zone --query 'tasks[].availabilityZone' | tr '\t' '\n' | sort | uniq -c | awk '{print $1}' | xargs)"
+	expect_eq "distinctInstance" "6 DistinctInstance placement constraint unsatisfied." "$(aws_ ecs run-task --cluster $c --task-definition $fam --count 8 \
+		--group one-each --placement-constraints type=distinctInstance --query '[length(tasks), failures[0].reason]' | xargs)"
+	expect_eq "memberOf one zone" "b" "$(aws_ ecs run-task --cluster $c --task-definition $fam --count 4 \
+		--placement-constraints '[{"type":"memberOf","expression":"attribute:ecs.availability-zone == b"}]' \
+		--query 'tasks[].availabilityZone' | tr '\t' '\n' | sort -u | xargs)"
+	expect_eq "binpack memory fills one instance" "1" "$(aws_ ecs run-task --cluster $c --task-definition $fam --count 3 \
+		--placement-strategy type=binpack,field=memory --query 'tasks[].containerInstanceArn' | tr '\t' '\n' | sort -u | wc -l | xargs)"
+	expect_eq "memberOf nothing matches" "MemberOf placement constraint unsatisfied." "$(aws_ ecs run-task --cluster $c --task-definition $fam \
+		--placement-constraints '[{"type":"memberOf","expression":"attribute:ecs.instance-type =~ m5.*"}]' --query 'failures[0].reason')"
+	expect_error "malformed expression" InvalidParameterException -- ecs run-task --cluster $c --task-definition $fam \
+		--placement-constraints '[{"type":"memberOf","expression":"attribute:ecs.availability-zone in [a, b"}]'
+	expect_eq "list-container-instances --filter" "2" "$(aws_ ecs list-container-instances --cluster $c \
+		--filter 'attribute:ecs.availability-zone == a' --query 'length(containerInstanceArns)')"
+	expect_eq "filter on task groups" "6" "$(aws_ ecs list-container-instances --cluster $c \
+		--filter 'task:group == one-each and runningTasksCount > 0' --query 'length(containerInstanceArns)')"
+	local task
+	task=$(aws_ ecs run-task --cluster $c --task-definition $fam --query 'tasks[0].taskArn')
+	if aws_ ecs wait tasks-running --cluster $c --tasks "$task"; then ok; else fail "a simulated task reaches RUNNING"; fi
+}
+
 expect_error_dev() {
 	local desc=$1 code=$2; shift 2
 	local err
@@ -185,6 +224,7 @@ for CLI in "${clis[@]}"; do
 	REGION="e2e-region-$n"
 	echo "e2e: $CLI_NAME ($CLI) against $EP and, with tasks on Docker, $DEV_EP"
 	suite
+	suite_sim
 	suite_dev
 done
 

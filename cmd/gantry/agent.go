@@ -19,10 +19,19 @@ import (
 func agentCmd() *cobra.Command {
 	cfg := agent.Default()
 	var logLevel, accessKey, pullPolicy, reservedPorts string
+	var sim simFlags
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Make this host a container instance: register with the control plane and run its tasks on Docker",
-		Args:  cobra.NoArgs,
+		Long: `Make this host a container instance: register with the control plane and run its tasks on Docker.
+
+With --runtime sim, one process runs --instances simulated container instances
+(zones --zones round-robin, each --cpu units and --memory MiB): complete agents
+whose containers are records in memory, for tests and benchmarks of placement
+and services at scale. A simulated container reports RUNNING after
+--sim-start-delay; GANTRY_SIM_* variables in its environment make it exit,
+fail or turn unhealthy (see internal/agent/simrt).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(logLevel)
 			if err != nil {
@@ -41,11 +50,18 @@ func agentCmd() *cobra.Command {
 			if cfg.ReservedPorts, err = parsePorts(reservedPorts); err != nil {
 				return err
 			}
+			if err := sim.apply(cmd.Flags(), &cfg); err != nil {
+				return err
+			}
+			if cfg.RuntimeName == "sim" {
+				return agent.RunFleet(cmd.Context(), cfg, sim.instances, sim.zoneList(), sim.options())
+			}
 			return agent.Run(cmd.Context(), cfg)
 		},
 	}
 	fs := cmd.Flags()
 	agentFlags(fs, &cfg, &accessKey, &pullPolicy, &reservedPorts)
+	sim.bind(fs)
 	fs.StringVar(&logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 	return cmd
 }
@@ -72,7 +88,7 @@ func agentFlags(fs *pflag.FlagSet, cfg *agent.Config, accessKey, pullPolicy, res
 	*pullPolicy = env("GANTRY_PULL_POLICY", string(cfg.PullPolicy))
 	fs.StringVar(pullPolicy, "pull-policy", *pullPolicy, "default, always, once or prefer-cached, as ECS_IMAGE_PULL_BEHAVIOR ($GANTRY_PULL_POLICY)")
 	fs.StringVar(&cfg.DockerHost, "docker-host", os.Getenv("DOCKER_HOST"), "Docker daemon address ($DOCKER_HOST; default the local unix socket)")
-	fs.StringVar(&cfg.RuntimeName, "runtime", cfg.RuntimeName, "container runtime: docker")
+	fs.StringVar(&cfg.RuntimeName, "runtime", cfg.RuntimeName, "container runtime: docker, or sim for simulated instances (--instances)")
 	fs.DurationVar(&cfg.StopTimeout, "stop-timeout", cfg.StopTimeout, "grace between SIGTERM and SIGKILL for containers without stopTimeout")
 	fs.DurationVar(&cfg.CleanupWait, "cleanup-wait", cfg.CleanupWait, "how long a stopped task's containers are kept before removal")
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gantry-dev/gantry/internal/agent/engine"
 )
@@ -27,11 +28,18 @@ type checkpoint struct {
 }
 
 // fileStore writes the checkpoint atomically (a temporary file renamed over
-// the old one) on every change. It implements engine.Store.
+// the old one) on every change, or, with an interval, at most once per
+// interval. It implements engine.Store.
 type fileStore struct {
 	path string
 	mu   sync.Mutex
 	cp   checkpoint
+	// interval, when positive, defers writes: a change schedules one write
+	// of the latest state within interval, and later changes join it. A
+	// change of identity (cluster, endpoint, instance) is written at once.
+	interval time.Duration
+	pending  bool  // a deferred write is scheduled
+	err      error // the last deferred write's error, returned by the next update
 }
 
 var _ engine.Store = (*fileStore)(nil)
@@ -67,11 +75,42 @@ func (s *fileStore) Save(cp *engine.Checkpoint) error {
 	return s.update(func(c *checkpoint) { c.Engine = cp })
 }
 
-// update changes the checkpoint and writes it.
+// setInterval makes writes lag changes by up to d (0: write every change);
+// call before the store is used.
+func (s *fileStore) setInterval(d time.Duration) { s.interval = d }
+
+// update changes the checkpoint and writes it (or schedules the write).
 func (s *fileStore) update(f func(*checkpoint)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	cluster, endpoint, arn := s.cp.Cluster, s.cp.Endpoint, s.cp.InstanceArn
 	f(&s.cp)
+	if s.interval <= 0 || s.cp.Cluster != cluster || s.cp.Endpoint != endpoint || s.cp.InstanceArn != arn {
+		return s.write()
+	}
+	if !s.pending {
+		s.pending = true
+		time.AfterFunc(s.interval, func() { s.flush() })
+	}
+	err := s.err
+	s.err = nil
+	return err
+}
+
+// flush writes a deferred change now, if there is one.
+func (s *fileStore) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.pending {
+		return nil
+	}
+	s.pending = false
+	s.err = s.write()
+	return s.err
+}
+
+// write writes the checkpoint; call with s.mu held.
+func (s *fileStore) write() error {
 	b, err := json.Marshal(&s.cp)
 	if err != nil {
 		return err

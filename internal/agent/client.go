@@ -34,8 +34,18 @@ func newClient(cfg *Config) *client {
 		region:   cfg.Region,
 		creds:    aws.Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, Source: "gantry-agent"},
 		signer:   v4.NewSigner(),
-		http:     &http.Client{},
+		http:     &http.Client{Transport: agentTransport()},
 	}
+}
+
+// agentTransport is an agent's own connection pool: a long poll holds one
+// connection while reports use others, so it keeps a few idle ones (Go's
+// shared default keeps two per host, which a fleet of simulated agents in
+// one process would churn through).
+func agentTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 4
+	return t
 }
 
 // APIError is an error answer of the control plane.

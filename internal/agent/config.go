@@ -44,11 +44,26 @@ type Config struct {
 	// DockerHost is the Docker daemon's address ("" for DOCKER_HOST or the
 	// default socket).
 	DockerHost string
-	// RuntimeName selects the runtime ("docker"; "sim" comes later).
+	// RuntimeName names the runtime: "docker", or "sim" for the simulated
+	// instances RunFleet runs (each with its own simrt in Runtime).
 	RuntimeName string
 	// Runtime, when set, is used instead of connecting to RuntimeName (tests,
-	// and `gantry dev`, which shares one Docker client).
+	// `gantry dev`, which shares one Docker client, and RunFleet).
 	Runtime rt.Runtime
+	// CPUUnits and MemoryMiB, when positive, are the CPU and MEMORY the
+	// instance registers, instead of the runtime's host size (1024 units
+	// per CPU; memory less MemoryReserveMiB). RunFleet sets them.
+	CPUUnits  int
+	MemoryMiB int64
+	// InstanceID, when set, is the instance's EC2-like id (ec2InstanceId),
+	// sent as the instanceId of the registration's identity document.
+	InstanceID string
+	// CheckpointInterval is for simulated instances only (RunFleet; 0 with
+	// docker): when positive, checkpoint writes lag the changes by up to this
+	// long, one write covering them all, instead of one write per change
+	// before the engine goes on. A simulated container does not outlive its
+	// process, so a crash loses little that a write would have kept.
+	CheckpointInterval time.Duration
 	// StopTimeout is the default stopTimeout of containers.
 	StopTimeout time.Duration
 	// CleanupWait is how long stopped tasks' containers are kept.
@@ -124,8 +139,20 @@ func (c *Config) Validate() error {
 	if !c.PullPolicy.Valid() {
 		errs = append(errs, fmt.Errorf("--pull-policy %q must be default, always, once or prefer-cached", c.PullPolicy))
 	}
-	if c.Runtime == nil && c.RuntimeName != "docker" {
-		errs = append(errs, fmt.Errorf("--runtime %q: only docker is available (sim comes later)", c.RuntimeName))
+	switch {
+	case c.RuntimeName != "docker" && c.RuntimeName != "sim":
+		errs = append(errs, fmt.Errorf("--runtime %q must be docker or sim", c.RuntimeName))
+	case c.RuntimeName == "sim" && c.Runtime == nil:
+		errs = append(errs, errors.New("--runtime sim: simulated instances are run by agent.RunFleet, which gives each its own simulated runtime"))
+	}
+	if c.CheckpointInterval < 0 || (c.CheckpointInterval > 0 && c.RuntimeName != "sim") {
+		errs = append(errs, fmt.Errorf("--sim-checkpoint-interval %s: only simulated instances defer checkpoint writes (and not by a negative time)", c.CheckpointInterval))
+	}
+	if c.CPUUnits < 0 {
+		errs = append(errs, fmt.Errorf("--cpu %d must not be negative", c.CPUUnits))
+	}
+	if c.MemoryMiB < 0 {
+		errs = append(errs, fmt.Errorf("--memory %d must not be negative", c.MemoryMiB))
 	}
 	if c.StopTimeout <= 0 {
 		errs = append(errs, errors.New("the stop timeout must be positive"))

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -50,11 +51,11 @@ func registration(cfg *Config, info rt.Info, arn string) *ecs.RegisterContainerI
 	for _, p := range cfg.ReservedPorts {
 		ports = append(ports, strconv.Itoa(p))
 	}
-	mem := max(info.MemoryMiB-cfg.MemoryReserveMiB, 0)
+	cpu, mem := registeredSize(cfg, info)
 	in := &ecs.RegisterContainerInstanceInput{
 		Cluster: aws.String(cfg.Cluster),
 		TotalResources: []types.Resource{
-			{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: int32(info.CPUs * 1024)},
+			{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: int32(cpu)},
 			{Name: aws.String("MEMORY"), Type: aws.String("INTEGER"), IntegerValue: int32(mem)},
 			{Name: aws.String("PORTS"), Type: aws.String("STRINGSET"), StringSetValue: ports},
 			{Name: aws.String("PORTS_UDP"), Type: aws.String("STRINGSET"), StringSetValue: []string{}},
@@ -68,7 +69,24 @@ func registration(cfg *Config, info rt.Info, arn string) *ecs.RegisterContainerI
 	if arn != "" {
 		in.ContainerInstanceArn = aws.String(arn)
 	}
+	if cfg.InstanceID != "" {
+		doc, _ := json.Marshal(map[string]string{"instanceId": cfg.InstanceID})
+		in.InstanceIdentityDocument = aws.String(string(doc))
+	}
 	return in
+}
+
+// registeredSize is the CPU (units) and memory (MiB) the instance offers:
+// the configured sizes, else the host's, memory less the reserve.
+func registeredSize(cfg *Config, info rt.Info) (cpu int, memMiB int64) {
+	cpu, memMiB = info.CPUs*1024, max(info.MemoryMiB-cfg.MemoryReserveMiB, 0)
+	if cfg.CPUUnits > 0 {
+		cpu = cfg.CPUUnits
+	}
+	if cfg.MemoryMiB > 0 {
+		memMiB = cfg.MemoryMiB
+	}
+	return cpu, memMiB
 }
 
 // attributes are the instance's attributes: platform, placement, the

@@ -3,9 +3,10 @@
 // speaks (a container spec built from the ECS container definition, the
 // observed state of a container, events).
 //
-// The Docker implementation lives in internal/agent/dockerrt; a simulated
-// runtime (--runtime=sim, one process acting as thousands of instances) will
-// implement the same interface. A runtime never decides anything about a
+// The Docker implementation lives in internal/agent/dockerrt; the simulated
+// runtime (--runtime=sim, one process acting as thousands of instances) in
+// internal/agent/simrt implements the same interface, and the conformance
+// suite in rttest runs against both. A runtime never decides anything about a
 // task: the engine asks it to pull, create, start, stop, inspect and remove,
 // and reacts to what it observes.
 package rt

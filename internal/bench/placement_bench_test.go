@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/gantry-dev/gantry/internal/agent"
+	"github.com/gantry-dev/gantry/internal/agent/agenttest"
+	"github.com/gantry-dev/gantry/internal/agent/simrt"
+	gt "github.com/gantry-dev/gantry/internal/gantrytest"
+)
+
+// BenchmarkPlacementAtScale is the placement issue's second figure: a real
+// control plane with embedded etcd, BENCH_INSTANCES simulated instances
+// (default 1,000) in three zones from an in-process fleet
+// (agent.RunFleet, the same agents as `gantry agent --runtime sim`), and
+// BENCH_CLIENTS SDK clients (default 8) calling RunTask with count 10,
+// spread over zones then binpack on memory, until BENCH_TASKS tasks
+// (default 20,000) are placed. It reports tasks placed and committed per
+// second (each RunTask answers only after its transaction committed),
+// RunTask p50/p99, and how many of the placed tasks their agents reported
+// RUNNING by the end of the placing (they keep starting meanwhile, on the
+// same two cores).
+//
+// Run: go test -run '^$' -bench PlacementAtScale -benchtime 1x -timeout 30m ./internal/bench/
+func BenchmarkPlacementAtScale(b *testing.B) {
+	instances := envInt("BENCH_INSTANCES", 1000)
+	clients := envInt("BENCH_CLIENTS", 8)
+	total := envInt("BENCH_TASKS", 20000)
+	env, err := gt.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(env.Close)
+	region := gt.NewRegion()
+	c := env.ECSIn(region)
+	ctx := context.Background()
+	const cluster = "scale"
+	if _, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
+		b.Fatal(err)
+	}
+	cfg := agent.Default()
+	cfg.Endpoint, cfg.Cluster, cfg.Region = env.URL, cluster, region
+	cfg.DataDir = b.TempDir()
+	cfg.AccessKeyID, cfg.SecretAccessKey = gt.KeyID, gt.KeySecret
+	cfg.Logger = agenttest.Logger()
+	opts := simrt.Default()
+	opts.CPUUnits, opts.MemoryMiB = 16384, 65536
+	fctx, stopFleet := context.WithCancel(ctx)
+	fleetDone := make(chan error, 1)
+	go func() { fleetDone <- agent.RunFleet(fctx, cfg, instances, []string{"a", "b", "c"}, opts) }()
+	b.Cleanup(func() {
+		stopFleet()
+		<-fleetDone
+	})
+	t0 := time.Now()
+	for {
+		out, err := c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), MaxResults: aws.Int32(100),
+			Filter: aws.String("agentConnected == true")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := len(out.ContainerInstanceArns)
+		for tok := out.NextToken; tok != nil && n < instances; {
+			more, err := c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), MaxResults: aws.Int32(100),
+				Filter: aws.String("agentConnected == true"), NextToken: tok})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, tok = n+len(more.ContainerInstanceArns), more.NextToken
+		}
+		if n >= instances {
+			break
+		}
+		select {
+		case err := <-fleetDone:
+			b.Fatalf("fleet stopped: %v", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Since(t0) > 5*time.Minute {
+			b.Fatalf("only %d of %d instances connected after 5 minutes", n, instances)
+		}
+	}
+	b.Logf("%d instances registered and connected in %s", instances, time.Since(t0).Round(time.Millisecond))
+	if _, err := c.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("scale"),
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("sim/app:latest"),
+			Cpu: 10, Memory: aws.Int32(64)}},
+	}); err != nil {
+		b.Fatal(err)
+	}
+
+	var placed, failed atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	start := time.Now()
+	var wg sync.WaitGroup
+	for k := range clients {
+		wg.Go(func() {
+			for placed.Load() < int64(total) {
+				t := time.Now()
+				out, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String(cluster), TaskDefinition: aws.String("scale"),
+					Count: aws.Int32(10), Group: aws.String(fmt.Sprint("bench-", k%4)),
+					PlacementStrategy: []types.PlacementStrategy{
+						{Type: types.PlacementStrategyTypeSpread, Field: aws.String("attribute:ecs.availability-zone")},
+						{Type: types.PlacementStrategyTypeBinpack, Field: aws.String("memory")},
+					}})
+				d := time.Since(t)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				placed.Add(int64(len(out.Tasks)))
+				failed.Add(int64(10 - len(out.Tasks)))
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	running := countRunning(b, c, cluster)
+	slices.Sort(lat)
+	b.ReportMetric(float64(placed.Load())/elapsed.Seconds(), "tasks/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "runtask-p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "runtask-p99-ms")
+	b.ReportMetric(float64(placed.Load()), "placed")
+	b.ReportMetric(float64(failed.Load()), "failed")
+	b.ReportMetric(float64(running), "running-at-end")
+	b.Logf("%d tasks placed (%d failed) by %d clients in %s on %d instances; %d RUNNING at the end",
+		placed.Load(), failed.Load(), clients, elapsed.Round(time.Millisecond), instances, running)
+}
+
+// countRunning counts the cluster's RUNNING tasks.
+func countRunning(b *testing.B, c *ecs.Client, cluster string) int {
+	n := 0
+	p := ecs.NewListTasksPaginator(c, &ecs.ListTasksInput{Cluster: aws.String(cluster), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
+	var arns []string
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		arns = append(arns, out.TaskArns...)
+	}
+	for len(arns) > 0 {
+		k := min(len(arns), 100)
+		out, err := c.DescribeTasks(context.Background(), &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: arns[:k]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range out.Tasks {
+			if aws.ToString(t.LastStatus) == "RUNNING" {
+				n++
+			}
+		}
+		arns = arns[k:]
+	}
+	return n
+}
