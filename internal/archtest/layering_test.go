@@ -22,10 +22,12 @@ var rules = []rule{
 	{pkg: "internal/model", allowed: []string{"internal/model", "internal/wire"}},
 	{pkg: "internal/awsapi", allowed: []string{"internal/wire"}},
 	{pkg: "internal/state", thirdParty: true},
-	{pkg: "internal/ecs", allowed: []string{"internal/agentproto", "internal/awsapi", "internal/state", "internal/model", "internal/placement", "internal/wire"}},
+	{pkg: "internal/ecs", allowed: []string{"internal/agentproto", "internal/awsapi", "internal/state", "internal/model", "internal/placement", "internal/reconcile", "internal/wire"}},
 	// The scheduler and its query language are pure: no I/O, no state, no
 	// wire, nothing third-party.
 	{pkg: "internal/placement", allowed: []string{"internal/placement"}},
+	// The service reconcile step is pure too: the standard library only.
+	{pkg: "internal/reconcile"},
 	// The agent never imports server code.
 	{pkg: "internal/agent", allowed: []string{"internal/agent", "internal/agentproto", "internal/model", "internal/wire"}, thirdParty: true},
 	// The agent protocol is shared by both sides and knows only the wire.

@@ -25,4 +25,6 @@ var (
 	AccessDenied                    = awsapi.ClientCode("AccessDeniedException")
 	UpdateInProgress                = awsapi.ClientCode("UpdateInProgressException")
 	Conflict                        = awsapi.ClientCode("ConflictException")
+	ServiceNotFound                 = awsapi.ClientCode("ServiceNotFoundException")
+	ServiceNotActive                = awsapi.ClientCode("ServiceNotActiveException")
 )

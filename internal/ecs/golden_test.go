@@ -17,8 +17,8 @@ var update = flag.Bool("update", false, "rewrite the golden files with the respo
 // A golden file, testdata/golden/<Action>/<case>.json, is a list of steps:
 // raw JSON requests and the exact responses (status and body) the server must
 // give, after volatile values are replaced (the region by REGION, ids by ID,
-// timestamps by TIME; REGION in a request is replaced by the region the
-// file runs in). Each file runs in a fresh region. `go test -run Golden
+// timestamps by TIME, deployment ids by ecs-svc/ID; REGION in a request is
+// replaced by the region the file runs in). Each file runs in a fresh region. `go test -run Golden
 // -update` refreshes them; review the diff before committing.
 type step struct {
 	Action   string          `json:"action"`
@@ -75,6 +75,7 @@ func signedCall(t *testing.T, url, region, action string, body []byte) (int, []b
 
 var (
 	hexID     = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+	deployID  = regexp.MustCompile(`\becs-svc/[0-9]{19}\b`)
 	uuid      = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 	timeField = regexp.MustCompile(`"(registeredAt|deregisteredAt|createdAt|updatedAt|startedAt|stoppedAt|stoppingAt|executionStoppedAt|connectivityAt|pushedAt)":\s*[0-9.]+`)
 )
@@ -83,6 +84,7 @@ func normalize(body []byte, region string) json.RawMessage {
 	s := bytes.ReplaceAll(body, []byte(region), []byte("REGION"))
 	s = hexID.ReplaceAll(s, []byte("ID"))
 	s = uuid.ReplaceAll(s, []byte("UUID"))
+	s = deployID.ReplaceAll(s, []byte("ecs-svc/ID"))
 	s = timeField.ReplaceAll(s, []byte(`"$1":"TIME"`))
 	var v any
 	if err := json.Unmarshal(s, &v); err != nil {

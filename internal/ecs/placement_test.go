@@ -101,7 +101,7 @@ func TestPlacementStrategiesThroughTheAPI(t *testing.T) {
 
 	// The task definition's own constraint applies to every task of it.
 	gt.Must(c.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
-		Family: aws.String("big-only"),
+		Family:               aws.String("big-only"),
 		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("busybox"), Memory: aws.Int32(64)}},
 		PlacementConstraints: []types.TaskDefinitionPlacementConstraint{{Type: types.TaskDefinitionPlacementConstraintTypeMemberOf, Expression: aws.String("attribute:ecs.instance-type == big")}},
 	}))(t)

@@ -13,10 +13,11 @@ import (
 
 // Removal of old records: STOPPED tasks stay describable for
 // Options.StoppedTaskRetention (an hour, as ECS promises at least), RunTask
-// client tokens for Options.TokenRetention. The server calls Purge every
-// minute on one replica (under an etcd election). Records live per account
-// and region; each scope that ever held a task is listed under scopesPrefix
-// in the root store, so the purge knows where to look.
+// and CreateService client tokens for Options.TokenRetention. The server
+// calls Purge every minute on one replica (under an etcd election). Records
+// live per account and region; each scope that ever held a task or a
+// service is listed under scopesPrefix in the root store, so the purge
+// knows where to look.
 
 // scopesPrefix holds, in the root store, one key per account/region that
 // holds tasks. Accounts are 12 digits, so it cannot clash with a scope.
@@ -93,6 +94,7 @@ func (s *Service) Purge(ctx context.Context, now time.Time) (int, error) {
 		}{
 			{"tasks/", taskAge, s.opts.StoppedTaskRetention},
 			{"idempotency/RunTask/", tokenAge, s.opts.TokenRetention},
+			{"idempotency/CreateService/", tokenAge, s.opts.TokenRetention},
 		} {
 			n, err := purgePrefix(ctx, st, p.prefix, p.read, now, p.keep)
 			total += n

@@ -63,14 +63,16 @@ func TestPurge(t *testing.T) {
 			Put(model.TaskKey("b", "running"), task("RUNNING", 0)).
 			Put(model.IdempotencyKey("RunTask", "old"), runToken{CreatedAt: now.Add(-25 * time.Hour).UnixMilli()}).
 			Put(model.IdempotencyKey("RunTask", "new"), runToken{CreatedAt: now.Add(-time.Hour).UnixMilli()}).
+			Put(model.IdempotencyKey("CreateService", "old"), serviceToken{CreatedAt: now.Add(-25 * time.Hour).UnixMilli()}).
+			Put(model.IdempotencyKey("CreateService", "new"), serviceToken{CreatedAt: now.Add(-time.Hour).UnixMilli()}).
 			Commit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	n, err := s.Purge(ctx, now)
-	if err != nil || n != 4 {
-		t.Fatalf("purge = %d, %v; want 4 records", n, err)
+	if err != nil || n != 6 {
+		t.Fatalf("purge = %d, %v; want 6 records", n, err)
 	}
 	for _, scope := range []string{"111111111111/r1", "222222222222/r2"} {
 		var left []string
@@ -83,7 +85,7 @@ func TestPurge(t *testing.T) {
 				left = append(left, it.Key)
 			}
 		}
-		want := []string{"tasks/b/recent", "tasks/b/running", "idempotency/RunTask/new"}
+		want := []string{"tasks/b/recent", "tasks/b/running", "idempotency/CreateService/new", "idempotency/RunTask/new"}
 		if !slices.Equal(left, want) {
 			t.Fatalf("%s after the purge: %v, want %v", scope, left, want)
 		}

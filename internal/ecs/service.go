@@ -91,6 +91,7 @@ func (s *Service) API() *awsapi.Service {
 		s.settingActions(m),
 		s.taskActions(m),
 		s.taskStateActions(m),
+		s.serviceActions(m),
 	} {
 		maps.Copy(actions, group)
 	}

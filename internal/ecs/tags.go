@@ -43,11 +43,17 @@ var taggables = map[string]taggable{
 			func(ci *model.ContainerInstance) bool { return ci.Status != model.InstanceInactive },
 			func(ci *model.ContainerInstance) *[]w.Tag { return &ci.Tags }),
 	},
+	"service": {
+		locate: locateService,
+		tagAccess: recordTags(
+			func(svc *model.Service) bool { return svc.Status != model.ServiceInactive },
+			func(svc *model.Service) *[]w.Tag { return &svc.Tags }),
+	},
 }
 
 // notYetTaggable are the resource types ECS can tag that Gantry cannot yet,
 // because it does not store them yet; they get their own message.
-var notYetTaggable = []string{"service", "task", "capacity-provider", "task-set"}
+var notYetTaggable = []string{"task", "capacity-provider", "task-set"}
 
 // taggable is how the tagging actions reach the tags of one resource type.
 type taggable struct {
@@ -130,6 +136,18 @@ func locateInstance(id string) (location, error) {
 	}
 	return location{model.InstanceKey(cluster, inst),
 		ResourceNotFound.Errorf("The container instance %s is not registered in cluster %s.", inst, cluster)}, nil
+}
+
+// locateService: services are tagged by their long-format ARN,
+// service/<cluster>/<name>; ACTIVE and DRAINING ones (a deleted service's
+// tags go with it).
+func locateService(id string) (location, error) {
+	cluster, name, _ := strings.Cut(id, "/")
+	if !validName(cluster) || !validName(name) {
+		return location{}, InvalidParameter.Errorf("%q is not a service: the resource ARN must end in service/<cluster>/<name>.", id)
+	}
+	return location{model.ServiceKey(cluster, name),
+		ResourceNotFound.Errorf("The service %s does not exist in cluster %s (or was deleted).", name, cluster)}, nil
 }
 
 // taggedResource is a resource ARN resolved through the taggables table.

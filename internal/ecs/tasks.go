@@ -329,13 +329,15 @@ type taskFilter struct {
 	StartedBy         string `json:"startedBy"`
 	DesiredStatus     string `json:"desiredStatus"`
 	LaunchType        string `json:"launchType"`
+	Group             string `json:"group"`
 	InstanceID        string `json:"gantryInstanceId"`
 }
 
 // ListTasks lists the ARNs of a cluster's tasks of one desired status
 // (RUNNING by default; PENDING lists none, as in ECS), optionally of one
-// family, startedBy value, container instance or launch type. Services do
-// not exist yet, so a serviceName or daemonName lists none.
+// family, startedBy value, container instance, launch type or service (its
+// tasks are those of group service:<name>). A daemonName lists none:
+// daemons are not ECS managed daemons here.
 func (s *Service) ListTasks(ctx context.Context, in *w.ListTasksRequest) (*w.ListTasksResponse, error) {
 	sc := s.scope(ctx)
 	name, err := sc.clusterName(in.Cluster)
@@ -353,7 +355,7 @@ func (s *Service) ListTasks(ctx context.Context, in *w.ListTasksRequest) (*w.Lis
 	if desired == "" {
 		desired = agentproto.StatusRunning
 	}
-	instanceID, none := "", in.ServiceName != "" || in.DaemonName != ""
+	instanceID, none := "", in.DaemonName != ""
 	if in.ContainerInstance != "" {
 		id, _, ok, err := sc.instanceRef(name, in.ContainerInstance)
 		if err != nil {
@@ -376,7 +378,8 @@ func (s *Service) ListTasks(ctx context.Context, in *w.ListTasksRequest) (*w.Lis
 			(in.Family == "" || familyOf(t.TaskDefinitionArn) == in.Family) &&
 			(in.StartedBy == "" || t.StartedBy == in.StartedBy) &&
 			(instanceID == "" || t.InstanceID == instanceID) &&
-			(in.LaunchType == "" || t.LaunchType == in.LaunchType)
+			(in.LaunchType == "" || t.LaunchType == in.LaunchType) &&
+			(in.ServiceName == "" || t.Group == model.ServiceGroup(in.ServiceName))
 		return t.TaskArn, keep, nil
 	})
 	if err != nil {

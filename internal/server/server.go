@@ -114,8 +114,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.loops.Add(1)
+	s.loops.Add(2)
 	go s.purgeLoop(loopCtx)
+	go s.serviceLoop(loopCtx)
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -191,6 +192,63 @@ func Run(ctx context.Context, cfg Config) error {
 	case err := <-s.done:
 		return errors.Join(err, s.Close())
 	}
+}
+
+// servicesElection is the etcd election whose leader runs the service
+// controller: one replica schedules services at a time, even with one.
+const servicesElection = "/gantry/elections/services"
+
+// serviceLoop campaigns for the services election until ctx ends, and
+// while it leads runs the service controller.
+func (s *Server) serviceLoop(ctx context.Context) {
+	defer s.loops.Done()
+	for ctx.Err() == nil {
+		err := s.leadServices(ctx)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		s.log.Warn("service controller", "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// leadServices wins the services election, then runs the service
+// controller until ctx ends or the election session is lost.
+func (s *Server) leadServices(ctx context.Context) error {
+	sess, err := concurrency.NewSession(s.store.Client(), concurrency.WithTTL(10))
+	if err != nil {
+		return fmt.Errorf("start election session: %w", err)
+	}
+	defer sess.Close()
+	el := concurrency.NewElection(sess, servicesElection)
+	if err := el.Campaign(ctx, s.Addr()); err != nil {
+		return fmt.Errorf("campaign: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		el.Resign(rctx)
+	}()
+	s.log.Debug("leading the service controller")
+	lead, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-sess.Done():
+			stop()
+		case <-lead.Done():
+		}
+	}()
+	err = s.ecs.RunServiceController(lead)
+	select {
+	case <-sess.Done():
+		return errors.New("election session expired")
+	default:
+	}
+	return err
 }
 
 // purgeElection is the etcd election whose leader runs the purge, so that

@@ -1,0 +1,362 @@
+package ecs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gantry-dev/gantry/internal/agentproto"
+	"github.com/gantry-dev/gantry/internal/model"
+	"github.com/gantry-dev/gantry/internal/placement"
+	"github.com/gantry-dev/gantry/internal/reconcile"
+	"github.com/gantry-dev/gantry/internal/state"
+	"github.com/gantry-dev/gantry/internal/wire"
+	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
+)
+
+// Applying a plan: stop, shrink, start, then write what the service now
+// is. Every task started or stopped is folded into the mirror at once, so
+// the next reconcile sees it even before its etcd event arrives.
+
+// stopCodeScheduler is the stop code of tasks the service scheduler stops;
+// the reconcile step tells them from failures by it.
+const stopCodeScheduler = reconcile.StopCodeScheduler
+
+// maxStartBatch bounds the tasks of one placement job, so that a job fits
+// in one transaction of the embedded etcd (four writes a task).
+const maxStartBatch = 100
+
+// defaultServiceStrategies: a service without a placementStrategy spreads
+// over availability zones, as ECS documents for services, then over
+// instances, so that a zone's tasks do not pile onto one host.
+var defaultServiceStrategies = []placement.Strategy{
+	{Type: placement.Spread, Field: "attribute:ecs.availability-zone"},
+	{Type: placement.Spread, Field: placement.FieldInstanceID},
+}
+
+func (c *serviceController) apply(ctx context.Context, ref serviceRef, ms *mirroredService, plan reconcile.Plan) error {
+	sc := c.scopeOf(ref.clusterRef)
+	rec := ms.rec
+	var events []string
+	var stopped []string
+	stop := func(id, reason string, now bool) error {
+		t, err := c.s.stopTask(ctx, sc, ref.cluster, id, stopCodeScheduler, reason, now)
+		if errors.Is(err, state.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.note(ref.clusterRef, t)
+		stopped = append(stopped, id)
+		return nil
+	}
+	for _, st := range plan.Stop {
+		if err := stop(st.Task, st.Reason, st.Immediately); err != nil {
+			return err
+		}
+	}
+	for _, sh := range plan.Shrink {
+		for _, id := range c.chooseToStop(ref, rec, sh.Deployment, sh.Count) {
+			if err := stop(id, sh.Reason, false); err != nil {
+				return err
+			}
+		}
+	}
+	if len(stopped) > 0 {
+		events = append(events, fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", ref.name, len(stopped), taskList(stopped)))
+	}
+	var started []string
+	for _, st := range plan.Start {
+		td := deploymentTaskDefinition(plan.Service, st.Deployment)
+		ids, failure, err := c.start(ctx, sc, ref, rec, td, st)
+		if err != nil {
+			return err
+		}
+		started = append(started, ids...)
+		if failure != "" && c.lastPlacementError[ref] != failure {
+			events = append(events, failure)
+		}
+		c.lastPlacementError[ref] = failure
+		if failure != "" {
+			c.requeue[ref] = c.s.now().Add(2 * time.Second)
+		}
+	}
+	if len(started) > 0 {
+		events = append(events, fmt.Sprintf("(service %s) has started %d tasks: %s.", ref.name, len(started), taskList(started)))
+	}
+	return c.writeService(ctx, ref, ms, plan, events)
+}
+
+// taskList names up to ten tasks as ECS events do: (task <id>) ...
+func taskList(ids []string) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i == 10 {
+			fmt.Fprintf(&b, " and %d more", len(ids)-10)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("(task " + id + ")")
+	}
+	return b.String()
+}
+
+// note folds a task the controller just wrote into the mirror.
+func (c *serviceController) note(cr clusterRef, t *model.Task) {
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return
+	}
+	c.m.apply(state.Event{Item: state.Item{Key: cr.scopePath() + "/tasks/" + cr.cluster + "/" + lastSegment(t.TaskArn), Value: raw}})
+}
+
+// deploymentTaskDefinition is the task definition of a deployment of svc.
+func deploymentTaskDefinition(svc reconcile.Service, id string) string {
+	for _, d := range svc.Deployments {
+		if d.ID == id {
+			return d.TaskDefinition
+		}
+	}
+	return ""
+}
+
+// primaryTaskDefinition is the task definition of the service's PRIMARY
+// deployment (the service's own if it has none).
+func primaryTaskDefinition(rec *model.Service) string {
+	for _, d := range rec.Deployments {
+		if d.Status == model.DeploymentPrimary {
+			return d.TaskDefinition
+		}
+	}
+	return rec.TaskDefinition
+}
+
+// serviceSpec is what each task of a deployment of the service is.
+func (c *serviceController) serviceSpec(ctx context.Context, sc scope, ref serviceRef, rec *model.Service, td, deployment string) (*runSpec, error) {
+	p := runParams{taskDefinition: td, group: model.ServiceGroup(ref.name), startedBy: deployment, managedTags: rec.EnableECSManagedTags}
+	if rec.PropagateTags == "TASK_DEFINITION" {
+		p.propagateTags = "TASK_DEFINITION"
+	}
+	spec, err := sc.buildSpec(ctx, ref.cluster, p)
+	if err != nil {
+		return nil, err
+	}
+	if rec.PropagateTags == "SERVICE" {
+		spec.tags = mergeTags(slices.Clone(rec.Tags), spec.tags)
+	}
+	return spec, nil
+}
+
+// start places the tasks of one Start of the plan through the cluster's
+// committer and returns their ids and, if some could not be placed, the
+// event that says why.
+func (c *serviceController) start(ctx context.Context, sc scope, ref serviceRef, rec *model.Service, td string, st reconcile.Start) ([]string, string, error) {
+	spec, err := c.serviceSpec(ctx, sc, ref, rec, td, st.Deployment)
+	if err != nil {
+		return nil, fmt.Sprintf("(service %s) was unable to start tasks of %s: %v", ref.name, td, err), nil
+	}
+	var ids []string
+	var failures []w.Failure
+	place := func(n int, only []string) error {
+		req, err := placementRequest(spec, n, rec.PlacementStrategy, rec.PlacementConstraints, defaultServiceStrategies)
+		if err != nil {
+			return err
+		}
+		tasks, fs, err := c.s.place(ctx, &placeJob{sc: sc, spec: spec, req: req, only: only})
+		if err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			c.note(ref.clusterRef, t)
+			ids = append(ids, lastSegment(t.TaskArn))
+		}
+		failures = append(failures, fs...)
+		return nil
+	}
+	if len(st.Instances) > 0 {
+		for k := 0; k < len(st.Instances); k += maxStartBatch {
+			if err := place(0, st.Instances[k:min(k+maxStartBatch, len(st.Instances))]); err != nil {
+				return ids, "", err
+			}
+		}
+	}
+	left := st.Count
+	if len(st.Instances) > 0 {
+		left = 0 // a daemon's Count is len(Instances), placed above
+	}
+	for left > 0 {
+		n := min(left, maxStartBatch)
+		before := len(ids)
+		if err := place(n, nil); err != nil {
+			return ids, "", err
+		}
+		left -= n
+		if len(ids)-before < n {
+			break // what did not fit now will not fit in the next batch
+		}
+	}
+	if len(failures) == 0 {
+		return ids, "", nil
+	}
+	f := failures[0]
+	return ids, fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance %s) encountered error \"%s\". For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
+		ref.name, lastSegment(f.Arn), f.Reason), nil
+}
+
+// chooseToStop picks n live tasks of a deployment to stop, as ECS scales
+// in: tasks not yet RUNNING first; then, to keep a spread balanced, from
+// the instance holding the most of the service's tasks (ties: the busiest
+// zone is not known here, so the instance id decides, for a stable order).
+func (c *serviceController) chooseToStop(ref serviceRef, rec *model.Service, deployment string, n int) []string {
+	type cand struct {
+		id, instance string
+		running      bool
+	}
+	var cands []cand
+	perInstance := map[string]int{}
+	for _, t := range c.m.tasks[ref.clusterRef] {
+		if t.service != ref.name || t.rt.DesiredStatus == agentproto.StatusStopped || t.rt.LastStatus == agentproto.StatusStopped {
+			continue
+		}
+		perInstance[t.rt.Instance]++
+		if t.rt.Deployment == deployment {
+			cands = append(cands, cand{t.rt.ID, t.rt.Instance, t.rt.LastStatus == agentproto.StatusRunning})
+		}
+	}
+	var out []string
+	for range min(n, len(cands)) {
+		best := -1
+		for i, cd := range cands {
+			if best < 0 {
+				best = i
+				continue
+			}
+			b := cands[best]
+			switch {
+			case cd.running != b.running:
+				if !cd.running {
+					best = i
+				}
+			case perInstance[cd.instance] != perInstance[b.instance]:
+				if perInstance[cd.instance] > perInstance[b.instance] {
+					best = i
+				}
+			case cd.id < b.id:
+				best = i
+			}
+		}
+		out = append(out, cands[best].id)
+		perInstance[cands[best].instance]--
+		cands = slices.Delete(cands, best, best+1)
+	}
+	return out
+}
+
+// writeService writes the service's observed state after the plan, if it
+// changed and nobody changed the service since it was read; a service the
+// plan made INACTIVE moves to the inactive keys.
+func (c *serviceController) writeService(ctx context.Context, ref serviceRef, ms *mirroredService, plan reconcile.Plan, events []string) error {
+	now := c.s.now()
+	next := *ms.rec
+	fromPlan(&next, plan.Service, now)
+	all := append(slices.Clone(plan.Events), events...)
+	if len(all) > 0 {
+		fresh := make([]w.ServiceEvent, 0, len(all))
+		for i := len(all) - 1; i >= 0; i-- {
+			fresh = append(fresh, w.ServiceEvent{Id: newUUID(), CreatedAt: wire.At(now), Message: all[i]})
+		}
+		next.Events = append(fresh, next.Events...)
+		if len(next.Events) > model.MaxServiceEvents {
+			next.Events = next.Events[:model.MaxServiceEvents]
+		}
+	}
+	before, _ := json.Marshal(ms.rec)
+	after, _ := json.Marshal(&next)
+	if string(before) == string(after) {
+		return nil
+	}
+	sc := c.scopeOf(ref.clusterRef)
+	key := model.ServiceKey(ref.cluster, ref.name)
+	txn := sc.st.Txn().Expect(key, ms.rev)
+	if next.Status == model.ServiceInactive {
+		txn.Delete(key).Put(model.InactiveServiceKey(ref.cluster, ref.name), &next)
+	} else {
+		txn.Put(key, &next)
+	}
+	rev, err := txn.Commit(ctx)
+	if errors.Is(err, state.ErrConflict) {
+		c.dirty[ref] = true // changed meanwhile: its event is on the way; look again
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if next.Status == model.ServiceInactive {
+		delete(c.m.services, ref)
+		return nil
+	}
+	c.m.services[ref] = &mirroredService{rec: &next, rev: rev}
+	return nil
+}
+
+// fromPlan sets the observed state of rec from the reconciled service.
+func fromPlan(rec *model.Service, svc reconcile.Service, now time.Time) {
+	old := map[string]w.Deployment{}
+	for _, d := range rec.Deployments {
+		old[d.Id] = d
+	}
+	rec.Deployments = make([]w.Deployment, 0, len(svc.Deployments))
+	rec.Gantry.Deployments = map[string]model.DeploymentState{}
+	var running, pending int32
+	for _, d := range svc.Deployments {
+		wd, ok := old[d.ID]
+		if !ok {
+			wd = w.Deployment{Id: d.ID, CreatedAt: wire.At(d.CreatedAt), LaunchType: compatEC2}
+			if d.CreatedAt.IsZero() {
+				wd.CreatedAt = wire.At(now)
+			}
+		}
+		changed := wd.Status != d.Status || wd.RolloutState != d.RolloutState || int(wd.DesiredCount) != d.DesiredCount ||
+			int(wd.PendingCount) != d.PendingCount || int(wd.RunningCount) != d.RunningCount || int(wd.FailedTasks) != d.FailedTasks
+		wd.Status, wd.TaskDefinition = d.Status, d.TaskDefinition
+		wd.RolloutState, wd.RolloutStateReason = d.RolloutState, d.RolloutStateReason
+		wd.DesiredCount, wd.PendingCount, wd.RunningCount, wd.FailedTasks = int32(d.DesiredCount), int32(d.PendingCount), int32(d.RunningCount), int32(d.FailedTasks)
+		if changed || wd.UpdatedAt == nil {
+			wd.UpdatedAt = wire.At(now)
+		}
+		rec.Deployments = append(rec.Deployments, wd)
+		if d.RollbackOf != "" {
+			rec.Gantry.Deployments[d.ID] = model.DeploymentState{RollbackOf: d.RollbackOf}
+		}
+		running += int32(d.RunningCount)
+		pending += int32(d.PendingCount)
+		if d.Status == model.DeploymentPrimary {
+			rec.TaskDefinition = d.TaskDefinition
+		}
+	}
+	if len(rec.Gantry.Deployments) == 0 {
+		rec.Gantry.Deployments = nil
+	}
+	rec.RunningCount, rec.PendingCount = running, pending
+	rec.Status = svc.Status
+	rec.Gantry.LastCompleted = nil
+	if lc := svc.LastCompleted; lc != nil {
+		rec.Gantry.LastCompleted = &model.CompletedDeployment{ID: lc.ID, TaskDefinition: lc.TaskDefinition}
+	}
+	rec.Gantry.StartFailures = int32(svc.StartFailures)
+	rec.Gantry.NextStartAt, rec.Gantry.SteadySince = unixMilli(svc.NextStartAt), unixMilli(svc.SteadySince)
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}

@@ -1,0 +1,270 @@
+package ecs_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/gantry-dev/gantry/internal/agent"
+	"github.com/gantry-dev/gantry/internal/agent/agenttest"
+	"github.com/gantry-dev/gantry/internal/agent/simrt"
+	gt "github.com/gantry-dev/gantry/internal/gantrytest"
+)
+
+// simFleet starts n simulated instances (zones a, b, c) in cluster, created
+// first, and waits until they are registered.
+func simFleet(t *testing.T, env *gt.Env, c *ecs.Client, cluster string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	gt.Must(c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}))(t)
+	cfg := agent.Default()
+	cfg.Endpoint, cfg.Cluster, cfg.Region = env.URL, cluster, c.Options().Region
+	cfg.DataDir = t.TempDir()
+	cfg.AccessKeyID, cfg.SecretAccessKey = gt.KeyID, gt.KeySecret
+	cfg.StopTimeout = time.Second
+	cfg.RuntimeName, cfg.CheckpointInterval = "sim", time.Second
+	cfg.Logger = agenttest.Logger()
+	opts := simrt.Default()
+	opts.StartDelay = 20 * time.Millisecond
+	opts.CPUUnits, opts.MemoryMiB = 2048, 4096
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- agent.RunFleet(fctx, cfg, n, []string{"a", "b", "c"}, opts) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("fleet: %v", err)
+		}
+	})
+	waitUntil(t, 30*time.Second, fmt.Sprintf("%d instances connected", n), func() bool {
+		out := gt.Must(c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), Filter: aws.String("agentConnected == true")}))(t)
+		return len(out.ContainerInstanceArns) == n
+	})
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitStable runs the SDK's services-stable waiter (what `aws ecs wait
+// services-stable` runs), polling fast.
+func waitStable(t *testing.T, c *ecs.Client, cluster, service string) *types.Service {
+	t.Helper()
+	w := ecs.NewServicesStableWaiter(c, func(o *ecs.ServicesStableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 500*time.Millisecond
+	})
+	in := &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}}
+	if err := w.Wait(context.Background(), in, time.Minute); err != nil {
+		svc := describeService(t, c, cluster, service)
+		t.Fatalf("service %s not stable: %v; running %d of %d, deployments %+v, events %v", service, err, svc.RunningCount, svc.DesiredCount, svc.Deployments, eventMessages(&svc, 8))
+	}
+	svc := describeService(t, c, cluster, service)
+	return &svc
+}
+
+func eventMessages(svc *types.Service, n int) []string {
+	var out []string
+	for i, e := range svc.Events {
+		if i == n {
+			break
+		}
+		out = append(out, aws.ToString(e.Message))
+	}
+	return out
+}
+
+func hasEvent(svc *types.Service, fragment string) bool {
+	for _, e := range svc.Events {
+		if strings.Contains(aws.ToString(e.Message), fragment) {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceTasks describes the service's tasks with the desired status given.
+func serviceTasks(t *testing.T, c *ecs.Client, cluster, service string, desired types.DesiredStatus) []types.Task {
+	t.Helper()
+	ctx := context.Background()
+	var arns []string
+	p := ecs.NewListTasksPaginator(c, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service), DesiredStatus: desired})
+	for p.HasMorePages() {
+		arns = append(arns, gt.Must(p.NextPage(ctx))(t).TaskArns...)
+	}
+	var out []types.Task
+	for len(arns) > 0 {
+		k := min(len(arns), 100)
+		out = append(out, gt.Must(c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: arns[:k]}))(t).Tasks...)
+		arns = arns[k:]
+	}
+	return out
+}
+
+func simTD(t *testing.T, c *ecs.Client, family string, env ...types.KeyValuePair) string {
+	t.Helper()
+	out := gt.Must(c.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String(family),
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("sim/app:1"),
+			Memory: aws.Int32(128), Cpu: 64, Environment: env}},
+	}))(t)
+	return aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+}
+
+// TestServiceLifecycleOnSimulatedFleet drives a replica service through the
+// SDK on six simulated instances: it reaches a steady state spread over
+// the zones, scales up and down, rolls out a new revision without going
+// below the minimum healthy count, rolls a crashing revision back by the
+// circuit breaker, replaces a task that stops, and is deleted with force.
+func TestServiceLifecycleOnSimulatedFleet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	const cluster, name = "svc", "web"
+	simFleet(t, env, c, cluster, 6)
+	v1 := simTD(t, c, "web")
+	gt.Must(c.CreateService(ctx, &ecs.CreateServiceInput{
+		Cluster: aws.String(cluster), ServiceName: aws.String(name), TaskDefinition: aws.String("web"), DesiredCount: aws.Int32(6),
+		DeploymentConfiguration: &types.DeploymentConfiguration{DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}},
+	}))(t)
+	svc := waitStable(t, c, cluster, name)
+	waitUntil(t, 10*time.Second, "the deployment to complete", func() bool {
+		d := describeService(t, c, cluster, name)
+		svc = &d
+		return len(d.Deployments) == 1 && d.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted && hasEvent(&d, "steady state")
+	})
+	if svc.RunningCount != 6 || len(svc.Deployments) != 1 || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
+		t.Fatalf("after create: running %d, deployments %+v", svc.RunningCount, svc.Deployments)
+	}
+	if !hasEvent(svc, "has reached a steady state.") || !hasEvent(svc, "has started") {
+		t.Fatalf("events: %v", eventMessages(svc, 10))
+	}
+	perZone := map[string]int{}
+	for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+		perZone[aws.ToString(task.AvailabilityZone)]++
+		if aws.ToString(task.Group) != "service:"+name || aws.ToString(task.StartedBy) != aws.ToString(svc.Deployments[0].Id) {
+			t.Fatalf("task group %q startedBy %q", aws.ToString(task.Group), aws.ToString(task.StartedBy))
+		}
+	}
+	if perZone["a"] != 2 || perZone["b"] != 2 || perZone["c"] != 2 {
+		t.Fatalf("tasks per zone %v, want 2 each (spread over zones by default)", perZone)
+	}
+
+	// Scale up, then down.
+	gt.Must(c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(name), DesiredCount: aws.Int32(9)}))(t)
+	if svc = waitStable(t, c, cluster, name); svc.RunningCount != 9 {
+		t.Fatalf("scaled to 9: running %d", svc.RunningCount)
+	}
+	gt.Must(c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(name), DesiredCount: aws.Int32(3)}))(t)
+	waitUntil(t, 30*time.Second, "3 tasks left", func() bool {
+		return len(serviceTasks(t, c, cluster, name, types.DesiredStatusRunning)) == 3
+	})
+	if svc = waitStable(t, c, cluster, name); svc.RunningCount != 3 {
+		t.Fatalf("scaled to 3: running %d", svc.RunningCount)
+	}
+
+	// A rolling update to a new revision: never below 3 running tasks.
+	v2 := simTD(t, c, "web")
+	var mu sync.Mutex
+	lowest := 100
+	sampling, stopSampling := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for sampling.Err() == nil {
+			n := 0
+			for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+				if aws.ToString(task.LastStatus) == "RUNNING" {
+					n++
+				}
+			}
+			mu.Lock()
+			lowest = min(lowest, n)
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	gt.Must(c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(name), TaskDefinition: aws.String(v2)}))(t)
+	svc = waitStable(t, c, cluster, name)
+	stopSampling()
+	wg.Wait()
+	if lowest < 3 {
+		t.Fatalf("the rolling update went down to %d running tasks (minimum healthy 100%% of 3)", lowest)
+	}
+	for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+		if aws.ToString(task.TaskDefinitionArn) != v2 {
+			t.Fatalf("after the rollout a task runs %s, want %s", aws.ToString(task.TaskDefinitionArn), v2)
+		}
+	}
+	if aws.ToString(svc.TaskDefinition) != v2 || v1 == v2 {
+		t.Fatalf("service task definition %s, want %s", aws.ToString(svc.TaskDefinition), v2)
+	}
+
+	// A revision whose container exits at once: the circuit breaker fails
+	// the deployment and rolls back to v2.
+	bad := simTD(t, c, "web", types.KeyValuePair{Name: aws.String("GANTRY_SIM_EXIT_CODE"), Value: aws.String("1")})
+	gt.Must(c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(name), TaskDefinition: aws.String(bad)}))(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			d := describeService(t, c, cluster, name)
+			for _, dep := range d.Deployments {
+				t.Logf("deployment %s %s %s desired %d running %d pending %d failed %d %s", aws.ToString(dep.Id), aws.ToString(dep.Status), dep.RolloutState, dep.DesiredCount, dep.RunningCount, dep.PendingCount, dep.FailedTasks, aws.ToString(dep.TaskDefinition))
+			}
+			t.Logf("events %v", eventMessages(&d, 12))
+		}
+	})
+	waitUntil(t, 60*time.Second, "the rollback to complete", func() bool {
+		d := describeService(t, c, cluster, name)
+		svc = &d
+		return hasEvent(svc, "rolling back") && len(svc.Deployments) == 1 && svc.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
+	})
+	if aws.ToString(svc.TaskDefinition) != v2 || !hasEvent(svc, "deployment failed") {
+		t.Fatalf("after the rollback: task definition %s, events %v", aws.ToString(svc.TaskDefinition), eventMessages(svc, 10))
+	}
+	svc = waitStable(t, c, cluster, name)
+
+	// A task that stops is replaced.
+	running := serviceTasks(t, c, cluster, name, types.DesiredStatusRunning)
+	gone := aws.ToString(running[0].TaskArn)
+	gt.Must(c.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(gone)}))(t)
+	waitUntil(t, 30*time.Second, "a replacement", func() bool {
+		n := 0
+		for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+			if aws.ToString(task.TaskArn) != gone && aws.ToString(task.LastStatus) == "RUNNING" {
+				n++
+			}
+		}
+		return n == 3
+	})
+
+	// Delete: refused while scaled above 0, then with force.
+	_, err := c.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(cluster), Service: aws.String(name)})
+	gt.WantCode(t, err, "InvalidParameterException")
+	gt.Must(c.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(cluster), Service: aws.String(name), Force: aws.Bool(true)}))(t)
+	inactive := ecs.NewServicesInactiveWaiter(c, func(o *ecs.ServicesInactiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 500*time.Millisecond
+	})
+	if err := inactive.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}}, time.Minute); err != nil {
+		t.Fatalf("services-inactive: %v", err)
+	}
+	if n := len(serviceTasks(t, c, cluster, name, types.DesiredStatusRunning)); n != 0 {
+		t.Fatalf("%d tasks still running after delete", n)
+	}
+	list := gt.Must(c.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String(cluster)}))(t)
+	if len(list.ServiceArns) != 0 {
+		t.Fatalf("ListServices after delete: %v", list.ServiceArns)
+	}
+}
