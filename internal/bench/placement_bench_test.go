@@ -53,6 +53,7 @@ func BenchmarkPlacementAtScale(b *testing.B) {
 	cfg.DataDir = b.TempDir()
 	cfg.AccessKeyID, cfg.SecretAccessKey = gt.KeyID, gt.KeySecret
 	cfg.Logger = agenttest.Logger()
+	cfg.RuntimeName, cfg.CheckpointInterval = "sim", agent.DefaultSimCheckpointInterval
 	opts := simrt.Default()
 	opts.CPUUnits, opts.MemoryMiB = 16384, 65536
 	fctx, stopFleet := context.WithCancel(ctx)
