@@ -81,6 +81,17 @@ func WithPurge(retention, interval time.Duration) Option {
 	return func(c *server.Config) { c.StoppedTaskRetention, c.PurgeInterval = retention, interval }
 }
 
+// WithEtcdEndpoints makes the server use an external etcd (another test
+// server's, by its Store().ClientURL()) instead of its own.
+func WithEtcdEndpoints(endpoints ...string) Option {
+	return func(c *server.Config) { c.EtcdEndpoints = endpoints }
+}
+
+// WithoutServiceController keeps the server out of the services election.
+func WithoutServiceController() Option {
+	return func(c *server.Config) { c.NoServiceController = true }
+}
+
 // Start starts a fresh server with its own embedded etcd, configured by
 // opts (a short agent timeout, say).
 func Start(opts ...Option) (*Env, error) {

@@ -27,6 +27,10 @@ type Config struct {
 	CredentialsFile string
 	// EtcdEndpoints selects an external etcd cluster; empty means embedded.
 	EtcdEndpoints []string
+	// NoServiceController keeps this server out of the services election:
+	// it serves the API but never schedules services (tests of failover
+	// use it for the server that holds the shared embedded etcd).
+	NoServiceController bool
 	// AcceptTestKey also accepts the well-known pair test/test (gantry dev).
 	AcceptTestKey bool
 	// AgentTimeout is how long an instance's agent stays connected after

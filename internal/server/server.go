@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -34,6 +35,9 @@ type Server struct {
 	ln    net.Listener
 	http  *http.Server
 	done  chan error
+
+	// leading is true while this server runs the service controller.
+	leading atomic.Bool
 
 	// stop ends the background loops (the purge); loops tracks them.
 	stop      context.CancelFunc
@@ -114,9 +118,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.loops.Add(2)
+	s.loops.Add(1)
 	go s.purgeLoop(loopCtx)
-	go s.serviceLoop(loopCtx)
+	if !cfg.NoServiceController {
+		s.loops.Add(1)
+		go s.serviceLoop(loopCtx)
+	}
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -194,6 +201,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
+// LeadsServices says whether this server runs the service controller now.
+func (s *Server) LeadsServices() bool { return s.leading.Load() }
+
 // servicesElection is the etcd election whose leader runs the service
 // controller: one replica schedules services at a time, even with one.
 const servicesElection = "/gantry/elections/services"
@@ -233,6 +243,8 @@ func (s *Server) leadServices(ctx context.Context) error {
 		el.Resign(rctx)
 	}()
 	s.log.Debug("leading the service controller")
+	s.leading.Store(true)
+	defer s.leading.Store(false)
 	lead, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {

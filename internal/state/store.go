@@ -42,6 +42,20 @@ func (s *Store) Close() error {
 	return err
 }
 
+// ClientURL is the address other processes reach the embedded etcd at
+// ("" with an external cluster): a second server can share this one's
+// state by it (--etcd-endpoints).
+func (s *Store) ClientURL() string {
+	if s.embedded == nil {
+		return ""
+	}
+	u := s.embedded.Config().ListenClientUrls
+	if len(u) == 0 {
+		return ""
+	}
+	return u[0].String()
+}
+
 // Client returns the raw etcd client, for leases and elections.
 func (s *Store) Client() *clientv3.Client { return s.cli }
 
