@@ -50,7 +50,7 @@ log() { printf '== %s\n' "$*" >&2; }
 free_port() {
 	local p
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
@@ -140,6 +140,6 @@ export GANTRY_BENCH_REGISTRY="http://127.0.0.1:$gantry_port" GANTRY_BENCH_ACCESS
 # row), so that the two registries alternate figure by figure.
 for round in $(seq "$count"); do
 	log "round $round of $count; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-	go test -run '^$' -bench '^BenchmarkRegistry$' -benchtime 1x -count 1 -timeout 60m "$@" ./internal/bench/
+	BENCH_ROUND=$round go test -run '^$' -bench '^BenchmarkRegistry$' -benchtime 1x -count 1 -timeout 60m "$@" ./internal/bench/
 done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -87,10 +87,11 @@ func TestDockerEndToEnd(t *testing.T) {
 	if got := d.must("image", "inspect", "--format", "{{.Id}}", ref); got != wantID {
 		t.Fatalf("pulled image id %s, want %s", got, wantID)
 	}
-	// (docker 20.10 re-pulls a manifest it has cached with HEAD only, which
-	// does not count as a pull; TestImages checks lastRecordedPullTime.)
+	// docker pull by tag (a HEAD of the manifest by tag, then a GET, or the
+	// HEAD alone when the manifest is cached) records the pull.
 	imgs := must(c.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("e2e/busybox")}))(t)
-	if len(imgs.ImageDetails) != 1 || imgs.ImageDetails[0].ImageTags[0] != "v1" || aws.ToInt64(imgs.ImageDetails[0].ImageSizeInBytes) == 0 {
+	if len(imgs.ImageDetails) != 1 || imgs.ImageDetails[0].ImageTags[0] != "v1" || aws.ToInt64(imgs.ImageDetails[0].ImageSizeInBytes) == 0 ||
+		imgs.ImageDetails[0].LastRecordedPullTime == nil {
 		t.Fatalf("described after push and pull: %+v", imgs.ImageDetails)
 	}
 

@@ -13,8 +13,10 @@ import (
 
 // blobStore keeps blob content on disk, addressed by digest:
 // <dir>/blobs/<algorithm>/<first two hex>/<hex>. Content is written to a
-// temporary file under <dir>/uploads while it is hashed, synced, then renamed
-// into place, so a blob path either does not exist or holds verified content.
+// temporary file under <dir>/uploads while it is hashed (and handed to
+// writeback as it goes, see startWriteback), synced, then renamed into place,
+// so a blob path either does not exist or holds verified content; an upload
+// of content already in place is dropped instead.
 // Which repositories may see a blob is metadata, kept in etcd.
 type blobStore struct {
 	dir string
@@ -47,13 +49,15 @@ func (b *blobStore) touch(digest string) error {
 	return os.Chtimes(b.path(digest), now, now)
 }
 
-// create starts writing a new blob to a temporary file.
-func (b *blobStore) create() (*blobWriter, error) {
+// create starts writing a new blob to a temporary file, hashed with
+// algorithm alg, or with SHA-256 if alg is "" (not known until the upload
+// completes; see hashes).
+func (b *blobStore) create(alg string) (*blobWriter, error) {
 	f, err := os.CreateTemp(filepath.Join(b.dir, "uploads"), "upload-")
 	if err != nil {
 		return nil, fmt.Errorf("registry: create upload file: %w", err)
 	}
-	return &blobWriter{store: b, f: f, h: newHashes()}, nil
+	return &blobWriter{store: b, f: f, h: newHashes(alg)}, nil
 }
 
 // putBytes stores small content (a manifest) under its digest; content
@@ -62,7 +66,11 @@ func (b *blobStore) putBytes(digest string, data []byte) error {
 	if b.touch(digest) == nil {
 		return nil
 	}
-	w, err := b.create()
+	alg, _, err := parseDigest(digest)
+	if err != nil {
+		return err
+	}
+	w, err := b.create(alg)
 	if err != nil {
 		return err
 	}
@@ -74,45 +82,115 @@ func (b *blobStore) putBytes(digest string, data []byte) error {
 }
 
 // blobWriter is a blob being written: content goes to a temporary file and
-// through every supported hash in one pass, so it is never read back.
+// through its hash in one pass.
 type blobWriter struct {
 	store *blobStore
 	f     *os.File
 	h     *hashes
 	size  int64
-	mu    sync.Mutex
+	// err is a failed write to the file: the content is then incomplete,
+	// so the upload can only be cancelled.
+	err error
+	// flushed is how much of the file has been handed to writeback.
+	flushed int64
+	mu      sync.Mutex
 }
 
+// streamBufSize is the size of the buffer a request body is read into, one
+// per upload being streamed (memory stays flat however large the blob).
+const streamBufSize = 256 << 10
+
+var streamBufPool = sync.Pool{New: func() any { b := make([]byte, streamBufSize); return &b }}
+
+// writeSlice caps the size of one write to the upload file. Measured on the
+// benchmark machine (a VM, Linux 6.18, ext4): writes of 64 KiB and more made
+// the page cache take the blob in large folios, which cost two to four
+// times the system time per byte (most likely memory that the host backs on
+// first touch) and held pushes well below the reference registry's rate;
+// 32 KiB writes, as the reference registry's, kept it flat.
+const writeSlice = 32 << 10
+
+// Write appends p to the blob.
 func (w *blobWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
-	w.size += int64(n)
-	return n, err
+	if w.err != nil {
+		return 0, w.err
+	}
+	for q := p; len(q) > 0; {
+		n := min(len(q), writeSlice)
+		if _, err := w.f.Write(q[:n]); err != nil {
+			w.err = fmt.Errorf("registry: write upload: %w", err)
+			return 0, w.err
+		}
+		q = q[n:]
+	}
+	w.h.Write(p)
+	w.size += int64(len(p))
+	if w.size-w.flushed >= writebackChunk {
+		startWriteback(w.f, w.flushed, w.size-w.flushed)
+		w.flushed = w.size
+	}
+	return len(p), nil
 }
 
-// readFrom copies r to the blob with a large buffer.
+// readFrom appends the content of r to the blob until r ends, and returns
+// how much it appended. A failed read ends it too, after what was read
+// before it is appended, so that the upload can resume from there.
 func (w *blobWriter) readFrom(r io.Reader) (int64, error) {
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
+	buf := streamBufPool.Get().(*[]byte)
+	defer streamBufPool.Put(buf)
 	return io.CopyBuffer(writerOnly{w}, r, *buf)
 }
 
-// writerOnly hides ReadFrom so io.CopyBuffer uses the pooled buffer.
-type writerOnly struct{ io.Writer }
+// hashWith makes sure the content is hashed with alg (a supported
+// algorithm) from now on. If it was not, the content written so far is
+// read back from the upload file, once, to catch up: the price of hashing
+// a streamed upload with SHA-256 only until its final PUT names its
+// algorithm (see hashes). This re-read happens only for a streamed or
+// chunked upload whose digest is not SHA-256, and only of what arrived
+// before the PUT; it goes through one pooled buffer, so memory stays flat,
+// and usually hits the page cache, the content having just been written.
+func (w *blobWriter) hashWith(alg string) error {
+	if w.h.has(alg) {
+		return nil
+	}
+	if w.err != nil {
+		return w.err
+	}
+	h := w.h.add(alg)
+	buf := streamBufPool.Get().(*[]byte)
+	defer streamBufPool.Put(buf)
+	if _, err := io.CopyBuffer(writerOnly{h}, io.NewSectionReader(w.f, 0, w.size), *buf); err != nil {
+		w.h.drop(alg)
+		return fmt.Errorf("registry: read back the upload to hash it with %s: %w", alg, err)
+	}
+	return nil
+}
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// writerOnly hides any ReadFrom method so that io.CopyBuffer uses the
+// pooled buffer.
+type writerOnly struct{ io.Writer }
 
 // commit checks the content against digest and moves it into place; on
 // mismatch the content is discarded and DIGEST_INVALID returned.
 func (w *blobWriter) commit(digest string) error {
-	alg, _, err := parseDigest(digest)
-	if err != nil {
+	if _, _, err := parseDigest(digest); err != nil {
 		w.cancel()
 		return err
 	}
-	if got := w.h.digest(alg); got != digest {
+	if w.err != nil {
 		w.cancel()
-		return &Error{Code: DigestInvalid, Message: "the content's digest is " + got + ", not " + digest, Detail: map[string]string{"digest": digest}}
+		return w.err
+	}
+	if err := w.check(digest); err != nil {
+		w.cancel()
+		return err
+	}
+	// The same content is in place already (blobs are addressed by their
+	// verified digest): keep it, touched for garbage collection as a mount
+	// does, and drop this copy without syncing it.
+	if w.store.touch(digest) == nil {
+		w.cancel()
+		return nil
 	}
 	if err := w.f.Sync(); err != nil {
 		w.cancel()
@@ -139,6 +217,19 @@ func (w *blobWriter) commit(digest string) error {
 		return fmt.Errorf("registry: move blob into place: %w", err)
 	}
 	return syncDir(filepath.Dir(dst))
+}
+
+// check returns DIGEST_INVALID unless the content so far has digest (a valid
+// one).
+func (w *blobWriter) check(digest string) error {
+	alg, _, _ := strings.Cut(digest, ":")
+	if err := w.hashWith(alg); err != nil {
+		return err
+	}
+	if got := w.h.digest(alg); got != digest {
+		return &Error{Code: DigestInvalid, Message: "the content's digest is " + got + ", not " + digest, Detail: map[string]string{"digest": digest}}
+	}
+	return nil
 }
 
 // cancel discards the content.

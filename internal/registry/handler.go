@@ -131,7 +131,12 @@ func (r *Registry) dispatch(w http.ResponseWriter, req *http.Request, ns Namespa
 }
 
 // getManifest serves GET and HEAD of a manifest by tag or digest. A GET
-// records the pull.
+// records the pull (ECR's lastRecordedPullTime), and so does a HEAD by tag:
+// that is how docker and containerd resolve the image to pull, and all they
+// send when they already hold its manifest (docker 20.10 pulls an image it
+// has with a HEAD only). A HEAD by digest does not: it is also what pushing
+// tools send to check whether a manifest is there already. RecordPull
+// writes at most once per image per pullRecordInterval.
 func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, ns Namespace, name, ref string) error {
 	if isDigest(ref) {
 		if _, _, err := parseDigest(ref); err != nil {
@@ -146,7 +151,7 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, ns Name
 	if err != nil {
 		return err
 	}
-	if req.Method == http.MethodGet {
+	if req.Method == http.MethodGet || !isDigest(ref) {
 		// Recorded before the answer, so a client that has the manifest
 		// sees the pull in DescribeImages; not cancelled if it hangs up.
 		r.RecordPull(context.WithoutCancel(req.Context()), ns, name, img, rev)

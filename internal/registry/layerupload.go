@@ -28,7 +28,7 @@ func (r *Registry) StartUpload(ctx context.Context, ns Namespace, repo string) (
 	if _, _, err := r.Repository(ctx, ns, repo); err != nil {
 		return "", err
 	}
-	bw, err := r.blobs.create()
+	bw, err := r.blobs.create("")
 	if err != nil {
 		return "", err
 	}
@@ -71,13 +71,15 @@ func (r *Registry) CompleteUpload(ctx context.Context, ns Namespace, repo, id st
 		return 0, err
 	}
 	defer u.w.mu.Unlock()
+	if u.w.err != nil {
+		return 0, u.w.err
+	}
 	for _, d := range digests {
-		alg, _, err := parseDigest(d)
-		if err != nil {
+		if _, _, err := parseDigest(d); err != nil {
 			return 0, err
 		}
-		if got := u.w.h.digest(alg); got != d {
-			return 0, &Error{Code: DigestInvalid, Message: "the uploaded content's digest is " + got + ", not " + d, Detail: map[string]string{"digest": d}}
+		if err := u.w.check(d); err != nil {
+			return 0, err
 		}
 	}
 	size := u.w.size

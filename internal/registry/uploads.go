@@ -140,13 +140,14 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Name
 		}
 		// Not mountable: fall through to a new session, as the spec allows.
 	}
-	bw, err := r.blobs.create()
-	if err != nil {
-		return err
-	}
 	if digest := q.Get("digest"); digest != "" {
-		if _, _, err := parseDigest(digest); err != nil {
-			bw.cancel()
+		// A monolithic upload: its algorithm is known, only it is hashed.
+		alg, _, err := parseDigest(digest)
+		if err != nil {
+			return err
+		}
+		bw, err := r.blobs.create(alg)
+		if err != nil {
 			return err
 		}
 		if _, err := bw.readFrom(req.Body); err != nil {
@@ -162,6 +163,10 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Name
 		}
 		blobCreated(w, name, digest)
 		return nil
+	}
+	bw, err := r.blobs.create("")
+	if err != nil {
+		return err
 	}
 	u := &upload{id: model.NewID(), ns: ns, repo: name, w: bw, lastActive: r.now()}
 	r.mu.Lock()
@@ -274,9 +279,16 @@ func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, ns Nam
 		return err
 	}
 	defer u.w.mu.Unlock()
-	if _, _, err := parseDigest(digest); err != nil {
+	alg, _, err := parseDigest(digest)
+	if err != nil {
 		return err
 	}
+	// The algorithm is known now: the last chunk (all of the content, for
+	// a POST then PUT upload) is hashed with it only.
+	if err := u.w.hashWith(alg); err != nil {
+		return err
+	}
+	u.w.h.keep(alg)
 	if err := appendChunk(req, u); err != nil {
 		return err
 	}
