@@ -243,7 +243,7 @@ func (s *Service) stopTask(ctx context.Context, sc scope, cluster, id, code, rea
 			t.StoppingAt = wire.At(at)
 		}
 		t.Version++
-		if now || cur.assignment == nil || cur.instance == nil {
+		if now || cur.assignment == nil || cur.instanceItem == nil {
 			// Nothing can run the task any more: it stops now.
 			finishStop(t, nil, at)
 		} else {

@@ -359,10 +359,8 @@ type taskState struct {
 	assignment        *agentproto.Assignment
 	asgRev            int64
 	assignmentChanged bool
-	instance          *model.ContainerInstance
-	instRev           int64
-	load              *model.InstanceLoad
-	loadRev           int64
+	instanceItem      *state.Item // the instance's record, if registered
+	loadItem          *state.Item // the instance's load, if any
 }
 
 // loadTaskState reads a task, its assignment and its instance.
@@ -384,13 +382,6 @@ func (sc scope) loadTaskState(ctx context.Context, cluster, id string) (*taskSta
 	if err != nil {
 		return nil, err
 	}
-	if items := pages[2].Items; len(items) > 0 {
-		ts.load = new(model.InstanceLoad)
-		if err := items[0].Decode(ts.load); err != nil {
-			return nil, err
-		}
-		ts.loadRev = items[0].Revision
-	}
 	if items := pages[0].Items; len(items) > 0 {
 		ts.assignment = new(agentproto.Assignment)
 		if err := items[0].Decode(ts.assignment); err != nil {
@@ -398,12 +389,13 @@ func (sc scope) loadTaskState(ctx context.Context, cluster, id string) (*taskSta
 		}
 		ts.asgRev = items[0].Revision
 	}
+	// The instance and its load matter only when the task stops: they are
+	// decoded then (most reports move a task forward and never need them).
 	if items := pages[1].Items; len(items) > 0 {
-		ts.instance = new(model.ContainerInstance)
-		if err := items[0].Decode(ts.instance); err != nil {
-			return nil, err
-		}
-		ts.instRev = items[0].Revision
+		ts.instanceItem = &items[0]
+	}
+	if items := pages[2].Items; len(items) > 0 {
+		ts.loadItem = &items[0]
 	}
 	return ts, nil
 }
@@ -423,16 +415,22 @@ func (ts *taskState) commit(ctx context.Context, sc scope, cluster string) error
 		if ts.assignment != nil {
 			txn.Expect(asgKey, ts.asgRev).Delete(asgKey)
 		}
-		if ts.instance != nil {
-			instKey := model.InstanceKey(cluster, t.InstanceID)
-			release(ts.instance, t.Reserved)
-			ts.instance.Version++
-			txn.Expect(instKey, ts.instRev).Put(instKey, ts.instance)
+		if it := ts.instanceItem; it != nil {
+			ci := new(model.ContainerInstance)
+			if err := it.Decode(ci); err != nil {
+				return err
+			}
+			release(ci, t.Reserved)
+			ci.Version++
+			txn.Expect(it.Key, it.Revision).Put(it.Key, ci)
 		}
-		if ts.load != nil {
-			loadKey := model.LoadKey(cluster, t.InstanceID)
-			ts.load.Add(t.Group, -1)
-			txn.Expect(loadKey, ts.loadRev).Put(loadKey, ts.load)
+		if it := ts.loadItem; it != nil {
+			var load model.InstanceLoad
+			if err := it.Decode(&load); err != nil {
+				return err
+			}
+			load.Add(t.Group, -1)
+			txn.Expect(it.Key, it.Revision).Put(it.Key, &load)
 		}
 	case ts.assignment != nil && ts.assignmentChanged:
 		txn.Expect(asgKey, ts.asgRev).Put(asgKey, ts.assignment)
