@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/gantry
 DATA_DIR ?= $(HOME)/.gantry
 
-.PHONY: build dev test unit e2e lint bench bench-runtask bench-registry generate setup clean
+.PHONY: build dev test unit e2e lint bench bench-runtask bench-registry bench-placement generate setup clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gantry
@@ -44,6 +44,11 @@ bench-runtask: setup
 ## bench-registry: the registry beside distribution v3.1.2 (builds the peer in a temp dir)
 bench-registry: build
 	./scripts/bench-registry.sh
+
+## bench-placement: the pure scheduler on 10,000 instances, then RunTask at scale on 1,000 simulated instances
+bench-placement:
+	$(GO) test -run '^$$' -bench Place10k -benchtime 50000x -cpu 1 ./internal/placement/
+	$(GO) test -run '^$$' -bench PlacementAtScale -benchtime 1x -timeout 30m ./internal/bench/
 
 ## generate: regenerate wire types from the service models in ../shared/ref
 generate:
