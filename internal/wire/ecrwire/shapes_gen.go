@@ -173,7 +173,7 @@ type AwsEcrContainerImageDetails struct {
 	Architecture   string     `json:"architecture,omitempty"`
 	Author         string     `json:"author,omitempty"`
 	ImageHash      string     `json:"imageHash,omitempty"`
-	ImageTags      []string   `json:"imageTags,omitempty"`
+	ImageTags      []string   `json:"imageTags,omitzero"`
 	InUseCount     int64      `json:"inUseCount" aws:"min=0"`
 	LastInUseAt    *wire.Time `json:"lastInUseAt,omitempty"`
 	Platform       string     `json:"platform,omitempty"`
@@ -183,50 +183,50 @@ type AwsEcrContainerImageDetails struct {
 }
 
 type BatchCheckLayerAvailabilityRequest struct {
-	LayerDigests   []string `json:"layerDigests,omitempty" aws:"required,min=1,max=100"`
+	LayerDigests   []string `json:"layerDigests,omitzero" aws:"required,min=1,max=100"`
 	RegistryId     string   `json:"registryId,omitempty"`
 	RepositoryName string   `json:"repositoryName,omitempty" aws:"required,min=2,max=256"`
 }
 
 type BatchCheckLayerAvailabilityResponse struct {
-	Failures []LayerFailure `json:"failures,omitempty"`
-	Layers   []Layer        `json:"layers,omitempty"`
+	Failures []LayerFailure `json:"failures,omitzero"`
+	Layers   []Layer        `json:"layers,omitzero"`
 }
 
 type BatchDeleteImageRequest struct {
-	ImageIds       []ImageIdentifier `json:"imageIds,omitempty" aws:"required,min=1,max=100"`
+	ImageIds       []ImageIdentifier `json:"imageIds,omitzero" aws:"required,min=1,max=100"`
 	RegistryId     string            `json:"registryId,omitempty"`
 	RepositoryName string            `json:"repositoryName,omitempty" aws:"required,min=2,max=256"`
 }
 
 type BatchDeleteImageResponse struct {
-	Failures []ImageFailure    `json:"failures,omitempty"`
-	ImageIds []ImageIdentifier `json:"imageIds,omitempty" aws:"min=1,max=100"`
+	Failures []ImageFailure    `json:"failures,omitzero"`
+	ImageIds []ImageIdentifier `json:"imageIds,omitzero" aws:"min=1,max=100"`
 }
 
 type BatchGetImageRequest struct {
-	AcceptedMediaTypes []string          `json:"acceptedMediaTypes,omitempty" aws:"min=1,max=100"`
-	ImageIds           []ImageIdentifier `json:"imageIds,omitempty" aws:"required,min=1,max=100"`
+	AcceptedMediaTypes []string          `json:"acceptedMediaTypes,omitzero" aws:"min=1,max=100"`
+	ImageIds           []ImageIdentifier `json:"imageIds,omitzero" aws:"required,min=1,max=100"`
 	RegistryId         string            `json:"registryId,omitempty"`
 	RepositoryName     string            `json:"repositoryName,omitempty" aws:"required,min=2,max=256"`
 }
 
 type BatchGetImageResponse struct {
-	Failures []ImageFailure `json:"failures,omitempty"`
-	Images   []Image        `json:"images,omitempty"`
+	Failures []ImageFailure `json:"failures,omitzero"`
+	Images   []Image        `json:"images,omitzero"`
 }
 
 type BatchGetRepositoryScanningConfigurationRequest struct {
-	RepositoryNames []string `json:"repositoryNames,omitempty" aws:"required,min=1,max=25"`
+	RepositoryNames []string `json:"repositoryNames,omitzero" aws:"required,min=1,max=25"`
 }
 
 type BatchGetRepositoryScanningConfigurationResponse struct {
-	Failures               []RepositoryScanningConfigurationFailure `json:"failures,omitempty"`
-	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations,omitempty"`
+	Failures               []RepositoryScanningConfigurationFailure `json:"failures,omitzero"`
+	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations,omitzero"`
 }
 
 type CompleteLayerUploadRequest struct {
-	LayerDigests   []string `json:"layerDigests,omitempty" aws:"required,min=1,max=100"`
+	LayerDigests   []string `json:"layerDigests,omitzero" aws:"required,min=1,max=100"`
 	RegistryId     string   `json:"registryId,omitempty"`
 	RepositoryName string   `json:"repositoryName,omitempty" aws:"required,min=2,max=256"`
 	UploadId       string   `json:"uploadId,omitempty" aws:"required"`
@@ -261,16 +261,16 @@ type CreatePullThroughCacheRuleResponse struct {
 }
 
 type CreateRepositoryCreationTemplateRequest struct {
-	AppliedFor                         []string                                              `json:"appliedFor,omitempty" aws:"required"`
+	AppliedFor                         []string                                              `json:"appliedFor,omitzero" aws:"required"`
 	CustomRoleArn                      string                                                `json:"customRoleArn,omitempty" aws:"max=2048"`
 	Description                        string                                                `json:"description,omitempty" aws:"max=256"`
 	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate `json:"encryptionConfiguration,omitempty"`
 	ImageTagMutability                 string                                                `json:"imageTagMutability,omitempty" aws:"enum=ImageTagMutability"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitempty" aws:"min=1,max=5"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitzero" aws:"min=1,max=5"`
 	LifecyclePolicy                    string                                                `json:"lifecyclePolicy,omitempty" aws:"min=0,max=30720"`
 	Prefix                             string                                                `json:"prefix,omitempty" aws:"required,min=1,max=256"`
 	RepositoryPolicy                   string                                                `json:"repositoryPolicy,omitempty" aws:"min=0,max=10240"`
-	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty"`
+	ResourceTags                       []Tag                                                 `json:"resourceTags,omitzero"`
 }
 
 type CreateRepositoryCreationTemplateResponse struct {
@@ -282,10 +282,10 @@ type CreateRepositoryRequest struct {
 	EncryptionConfiguration            *EncryptionConfiguration            `json:"encryptionConfiguration,omitempty"`
 	ImageScanningConfiguration         *ImageScanningConfiguration         `json:"imageScanningConfiguration,omitempty"`
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty" aws:"enum=ImageTagMutability"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" aws:"min=1,max=5"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" aws:"min=1,max=5"`
 	RegistryId                         string                              `json:"registryId,omitempty"`
 	RepositoryName                     string                              `json:"repositoryName,omitempty" aws:"required,min=2,max=256"`
-	Tags                               []Tag                               `json:"tags,omitempty"`
+	Tags                               []Tag                               `json:"tags,omitzero"`
 }
 
 type CreateRepositoryResponse struct {
@@ -305,7 +305,7 @@ type CvssScoreAdjustment struct {
 }
 
 type CvssScoreDetails struct {
-	Adjustments   []CvssScoreAdjustment `json:"adjustments,omitempty"`
+	Adjustments   []CvssScoreAdjustment `json:"adjustments,omitzero"`
 	Score         float64               `json:"score"`
 	ScoreSource   string                `json:"scoreSource,omitempty"`
 	ScoringVector string                `json:"scoringVector,omitempty"`
@@ -401,7 +401,7 @@ type DescribeImageReplicationStatusRequest struct {
 
 type DescribeImageReplicationStatusResponse struct {
 	ImageId             *ImageIdentifier         `json:"imageId,omitempty"`
-	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses,omitempty"`
+	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses,omitzero"`
 	RepositoryName      string                   `json:"repositoryName,omitempty" aws:"min=2,max=256"`
 }
 
@@ -432,7 +432,7 @@ type DescribeImageSigningStatusResponse struct {
 	ImageId         *ImageIdentifier     `json:"imageId,omitempty"`
 	RegistryId      string               `json:"registryId,omitempty"`
 	RepositoryName  string               `json:"repositoryName,omitempty" aws:"min=2,max=256"`
-	SigningStatuses []ImageSigningStatus `json:"signingStatuses,omitempty"`
+	SigningStatuses []ImageSigningStatus `json:"signingStatuses,omitzero"`
 }
 
 type DescribeImagesFilter struct {
@@ -442,7 +442,7 @@ type DescribeImagesFilter struct {
 
 type DescribeImagesRequest struct {
 	Filter         *DescribeImagesFilter `json:"filter,omitempty"`
-	ImageIds       []ImageIdentifier     `json:"imageIds,omitempty" aws:"min=1,max=100"`
+	ImageIds       []ImageIdentifier     `json:"imageIds,omitzero" aws:"min=1,max=100"`
 	MaxResults     *int32                `json:"maxResults,omitempty" aws:"min=1,max=1000"`
 	NextToken      string                `json:"nextToken,omitempty"`
 	RegistryId     string                `json:"registryId,omitempty"`
@@ -450,12 +450,12 @@ type DescribeImagesRequest struct {
 }
 
 type DescribeImagesResponse struct {
-	ImageDetails []ImageDetail `json:"imageDetails,omitempty"`
+	ImageDetails []ImageDetail `json:"imageDetails,omitzero"`
 	NextToken    string        `json:"nextToken,omitempty"`
 }
 
 type DescribePullThroughCacheRulesRequest struct {
-	EcrRepositoryPrefixes []string `json:"ecrRepositoryPrefixes,omitempty" aws:"min=1,max=100"`
+	EcrRepositoryPrefixes []string `json:"ecrRepositoryPrefixes,omitzero" aws:"min=1,max=100"`
 	MaxResults            *int32   `json:"maxResults,omitempty" aws:"min=1,max=1000"`
 	NextToken             string   `json:"nextToken,omitempty"`
 	RegistryId            string   `json:"registryId,omitempty"`
@@ -463,7 +463,7 @@ type DescribePullThroughCacheRulesRequest struct {
 
 type DescribePullThroughCacheRulesResponse struct {
 	NextToken             string                 `json:"nextToken,omitempty"`
-	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules,omitempty"`
+	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules,omitzero"`
 }
 
 type DescribeRegistryRequest struct {
@@ -478,24 +478,24 @@ type DescribeRepositoriesRequest struct {
 	MaxResults      *int32   `json:"maxResults,omitempty" aws:"min=1,max=1000"`
 	NextToken       string   `json:"nextToken,omitempty"`
 	RegistryId      string   `json:"registryId,omitempty"`
-	RepositoryNames []string `json:"repositoryNames,omitempty" aws:"min=1,max=100"`
+	RepositoryNames []string `json:"repositoryNames,omitzero" aws:"min=1,max=100"`
 }
 
 type DescribeRepositoriesResponse struct {
 	NextToken    string       `json:"nextToken,omitempty"`
-	Repositories []Repository `json:"repositories,omitempty"`
+	Repositories []Repository `json:"repositories,omitzero"`
 }
 
 type DescribeRepositoryCreationTemplatesRequest struct {
 	MaxResults *int32   `json:"maxResults,omitempty" aws:"min=1,max=1000"`
 	NextToken  string   `json:"nextToken,omitempty"`
-	Prefixes   []string `json:"prefixes,omitempty"`
+	Prefixes   []string `json:"prefixes,omitzero"`
 }
 
 type DescribeRepositoryCreationTemplatesResponse struct {
 	NextToken                   string                       `json:"nextToken,omitempty"`
 	RegistryId                  string                       `json:"registryId,omitempty"`
-	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitempty"`
+	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitzero"`
 }
 
 type EncryptionConfiguration struct {
@@ -518,7 +518,7 @@ type EnhancedImageScanFinding struct {
 	LastObservedAt              *wire.Time                   `json:"lastObservedAt,omitempty"`
 	PackageVulnerabilityDetails *PackageVulnerabilityDetails `json:"packageVulnerabilityDetails,omitempty"`
 	Remediation                 *Remediation                 `json:"remediation,omitempty"`
-	Resources                   []Resource                   `json:"resources,omitempty"`
+	Resources                   []Resource                   `json:"resources,omitzero"`
 	Score                       float64                      `json:"score"`
 	ScoreDetails                *ScoreDetails                `json:"scoreDetails,omitempty"`
 	Severity                    string                       `json:"severity,omitempty"`
@@ -538,11 +538,11 @@ type GetAccountSettingResponse struct {
 }
 
 type GetAuthorizationTokenRequest struct {
-	RegistryIds []string `json:"registryIds,omitempty" aws:"min=1,max=10"`
+	RegistryIds []string `json:"registryIds,omitzero" aws:"min=1,max=10"`
 }
 
 type GetAuthorizationTokenResponse struct {
-	AuthorizationData []AuthorizationData `json:"authorizationData,omitempty"`
+	AuthorizationData []AuthorizationData `json:"authorizationData,omitzero"`
 }
 
 type GetDownloadUrlForLayerRequest struct {
@@ -558,7 +558,7 @@ type GetDownloadUrlForLayerResponse struct {
 
 type GetLifecyclePolicyPreviewRequest struct {
 	Filter         *LifecyclePolicyPreviewFilter `json:"filter,omitempty"`
-	ImageIds       []ImageIdentifier             `json:"imageIds,omitempty" aws:"min=1,max=100"`
+	ImageIds       []ImageIdentifier             `json:"imageIds,omitzero" aws:"min=1,max=100"`
 	MaxResults     *int32                        `json:"maxResults,omitempty" aws:"min=1,max=100"`
 	NextToken      string                        `json:"nextToken,omitempty"`
 	RegistryId     string                        `json:"registryId,omitempty"`
@@ -568,7 +568,7 @@ type GetLifecyclePolicyPreviewRequest struct {
 type GetLifecyclePolicyPreviewResponse struct {
 	LifecyclePolicyText string                         `json:"lifecyclePolicyText,omitempty" aws:"min=100,max=30720"`
 	NextToken           string                         `json:"nextToken,omitempty"`
-	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults,omitempty"`
+	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults,omitzero"`
 	RegistryId          string                         `json:"registryId,omitempty"`
 	RepositoryName      string                         `json:"repositoryName,omitempty" aws:"min=2,max=256"`
 	Status              string                         `json:"status,omitempty" aws:"enum=LifecyclePolicyPreviewStatus"`
@@ -639,7 +639,7 @@ type ImageDetail struct {
 	ImageScanStatus          *ImageScanStatus          `json:"imageScanStatus,omitempty"`
 	ImageSizeInBytes         int64                     `json:"imageSizeInBytes"`
 	ImageStatus              string                    `json:"imageStatus,omitempty" aws:"enum=ImageStatus"`
-	ImageTags                []string                  `json:"imageTags,omitempty"`
+	ImageTags                []string                  `json:"imageTags,omitzero"`
 	LastActivatedAt          *wire.Time                `json:"lastActivatedAt,omitempty"`
 	LastArchivedAt           *wire.Time                `json:"lastArchivedAt,omitempty"`
 	LastRecordedPullTime     *wire.Time                `json:"lastRecordedPullTime,omitempty"`
@@ -660,7 +660,7 @@ type ImageIdentifier struct {
 }
 
 type ImageReferrer struct {
-	Annotations    map[string]string `json:"annotations,omitempty"`
+	Annotations    map[string]string `json:"annotations,omitzero"`
 	ArtifactStatus string            `json:"artifactStatus,omitempty" aws:"enum=ArtifactStatus"`
 	ArtifactType   string            `json:"artifactType,omitempty" aws:"min=1,max=255"`
 	Digest         string            `json:"digest,omitempty" aws:"required"`
@@ -676,7 +676,7 @@ type ImageReplicationStatus struct {
 }
 
 type ImageScanFinding struct {
-	Attributes  []Attribute `json:"attributes,omitempty" aws:"min=0,max=50"`
+	Attributes  []Attribute `json:"attributes,omitzero" aws:"min=0,max=50"`
 	Description string      `json:"description,omitempty"`
 	Name        string      `json:"name,omitempty"`
 	Severity    string      `json:"severity,omitempty" aws:"enum=FindingSeverity"`
@@ -684,15 +684,15 @@ type ImageScanFinding struct {
 }
 
 type ImageScanFindings struct {
-	EnhancedFindings             []EnhancedImageScanFinding `json:"enhancedFindings,omitempty"`
-	FindingSeverityCounts        map[string]int32           `json:"findingSeverityCounts,omitempty"`
-	Findings                     []ImageScanFinding         `json:"findings,omitempty"`
+	EnhancedFindings             []EnhancedImageScanFinding `json:"enhancedFindings,omitzero"`
+	FindingSeverityCounts        map[string]int32           `json:"findingSeverityCounts,omitzero"`
+	Findings                     []ImageScanFinding         `json:"findings,omitzero"`
 	ImageScanCompletedAt         *wire.Time                 `json:"imageScanCompletedAt,omitempty"`
 	VulnerabilitySourceUpdatedAt *wire.Time                 `json:"vulnerabilitySourceUpdatedAt,omitempty"`
 }
 
 type ImageScanFindingsSummary struct {
-	FindingSeverityCounts        map[string]int32 `json:"findingSeverityCounts,omitempty"`
+	FindingSeverityCounts        map[string]int32 `json:"findingSeverityCounts,omitzero"`
 	ImageScanCompletedAt         *wire.Time       `json:"imageScanCompletedAt,omitempty"`
 	VulnerabilitySourceUpdatedAt *wire.Time       `json:"vulnerabilitySourceUpdatedAt,omitempty"`
 }
@@ -750,13 +750,13 @@ type LifecyclePolicyPreviewResult struct {
 	AppliedRulePriority *int32                     `json:"appliedRulePriority,omitempty" aws:"min=1"`
 	ImageDigest         string                     `json:"imageDigest,omitempty"`
 	ImagePushedAt       *wire.Time                 `json:"imagePushedAt,omitempty"`
-	ImageTags           []string                   `json:"imageTags,omitempty"`
+	ImageTags           []string                   `json:"imageTags,omitzero"`
 	StorageClass        string                     `json:"storageClass,omitempty" aws:"enum=LifecyclePolicyStorageClass"`
 }
 
 type LifecyclePolicyPreviewSummary struct {
 	ExpiringImageTotalCount       int32                          `json:"expiringImageTotalCount" aws:"min=0"`
-	TransitioningImageTotalCounts []TransitioningImageTotalCount `json:"transitioningImageTotalCounts,omitempty"`
+	TransitioningImageTotalCounts []TransitioningImageTotalCount `json:"transitioningImageTotalCounts,omitzero"`
 }
 
 type LifecyclePolicyRuleAction struct {
@@ -766,7 +766,7 @@ type LifecyclePolicyRuleAction struct {
 
 type ListImageReferrersFilter struct {
 	ArtifactStatus string   `json:"artifactStatus,omitempty" aws:"enum=ArtifactStatusFilter"`
-	ArtifactTypes  []string `json:"artifactTypes,omitempty" aws:"min=0,max=5"`
+	ArtifactTypes  []string `json:"artifactTypes,omitzero" aws:"min=0,max=5"`
 }
 
 type ListImageReferrersRequest struct {
@@ -780,7 +780,7 @@ type ListImageReferrersRequest struct {
 
 type ListImageReferrersResponse struct {
 	NextToken string          `json:"nextToken,omitempty"`
-	Referrers []ImageReferrer `json:"referrers,omitempty"`
+	Referrers []ImageReferrer `json:"referrers,omitzero"`
 }
 
 type ListImagesFilter struct {
@@ -797,7 +797,7 @@ type ListImagesRequest struct {
 }
 
 type ListImagesResponse struct {
-	ImageIds  []ImageIdentifier `json:"imageIds,omitempty" aws:"min=1,max=100"`
+	ImageIds  []ImageIdentifier `json:"imageIds,omitzero" aws:"min=1,max=100"`
 	NextToken string            `json:"nextToken,omitempty"`
 }
 
@@ -808,7 +808,7 @@ type ListPullTimeUpdateExclusionsRequest struct {
 
 type ListPullTimeUpdateExclusionsResponse struct {
 	NextToken                string   `json:"nextToken,omitempty"`
-	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions,omitempty" aws:"min=0,max=100"`
+	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions,omitzero" aws:"min=0,max=100"`
 }
 
 type ListTagsForResourceRequest struct {
@@ -816,20 +816,20 @@ type ListTagsForResourceRequest struct {
 }
 
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty"`
+	Tags []Tag `json:"tags,omitzero"`
 }
 
 type PackageVulnerabilityDetails struct {
-	Cvss                   []CvssScore         `json:"cvss,omitempty"`
-	ReferenceUrls          []string            `json:"referenceUrls,omitempty"`
-	RelatedVulnerabilities []string            `json:"relatedVulnerabilities,omitempty"`
+	Cvss                   []CvssScore         `json:"cvss,omitzero"`
+	ReferenceUrls          []string            `json:"referenceUrls,omitzero"`
+	RelatedVulnerabilities []string            `json:"relatedVulnerabilities,omitzero"`
 	Source                 string              `json:"source,omitempty"`
 	SourceUrl              string              `json:"sourceUrl,omitempty"`
 	VendorCreatedAt        *wire.Time          `json:"vendorCreatedAt,omitempty"`
 	VendorSeverity         string              `json:"vendorSeverity,omitempty"`
 	VendorUpdatedAt        *wire.Time          `json:"vendorUpdatedAt,omitempty"`
 	VulnerabilityId        string              `json:"vulnerabilityId,omitempty"`
-	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages,omitempty"`
+	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages,omitzero"`
 }
 
 type PullThroughCacheRule struct {
@@ -881,14 +881,14 @@ type PutImageScanningConfigurationResponse struct {
 
 type PutImageTagMutabilityRequest struct {
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty" aws:"required,enum=ImageTagMutability"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" aws:"min=1,max=5"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" aws:"min=1,max=5"`
 	RegistryId                         string                              `json:"registryId,omitempty"`
 	RepositoryName                     string                              `json:"repositoryName,omitempty" aws:"required,min=2,max=256"`
 }
 
 type PutImageTagMutabilityResponse struct {
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty" aws:"enum=ImageTagMutability"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" aws:"min=1,max=5"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" aws:"min=1,max=5"`
 	RegistryId                         string                              `json:"registryId,omitempty"`
 	RepositoryName                     string                              `json:"repositoryName,omitempty" aws:"min=2,max=256"`
 }
@@ -915,7 +915,7 @@ type PutRegistryPolicyResponse struct {
 }
 
 type PutRegistryScanningConfigurationRequest struct {
-	Rules    []RegistryScanningRule `json:"rules,omitempty" aws:"min=0,max=2"`
+	Rules    []RegistryScanningRule `json:"rules,omitzero" aws:"min=0,max=2"`
 	ScanType string                 `json:"scanType,omitempty" aws:"enum=ScanType"`
 }
 
@@ -954,12 +954,12 @@ type RegisterPullTimeUpdateExclusionResponse struct {
 }
 
 type RegistryScanningConfiguration struct {
-	Rules    []RegistryScanningRule `json:"rules,omitempty" aws:"min=0,max=2"`
+	Rules    []RegistryScanningRule `json:"rules,omitzero" aws:"min=0,max=2"`
 	ScanType string                 `json:"scanType,omitempty" aws:"enum=ScanType"`
 }
 
 type RegistryScanningRule struct {
-	RepositoryFilters []ScanningRepositoryFilter `json:"repositoryFilters,omitempty" aws:"required,min=0,max=100"`
+	RepositoryFilters []ScanningRepositoryFilter `json:"repositoryFilters,omitzero" aws:"required,min=0,max=100"`
 	ScanFrequency     string                     `json:"scanFrequency,omitempty" aws:"required,enum=ScanFrequency"`
 }
 
@@ -968,7 +968,7 @@ type Remediation struct {
 }
 
 type ReplicationConfiguration struct {
-	Rules []ReplicationRule `json:"rules,omitempty" aws:"required,min=0,max=10"`
+	Rules []ReplicationRule `json:"rules,omitzero" aws:"required,min=0,max=10"`
 }
 
 type ReplicationDestination struct {
@@ -977,8 +977,8 @@ type ReplicationDestination struct {
 }
 
 type ReplicationRule struct {
-	Destinations      []ReplicationDestination `json:"destinations,omitempty" aws:"required,min=0,max=100"`
-	RepositoryFilters []RepositoryFilter       `json:"repositoryFilters,omitempty" aws:"min=1,max=100"`
+	Destinations      []ReplicationDestination `json:"destinations,omitzero" aws:"required,min=0,max=100"`
+	RepositoryFilters []RepositoryFilter       `json:"repositoryFilters,omitzero" aws:"min=1,max=100"`
 }
 
 type Repository struct {
@@ -986,7 +986,7 @@ type Repository struct {
 	EncryptionConfiguration            *EncryptionConfiguration            `json:"encryptionConfiguration,omitempty"`
 	ImageScanningConfiguration         *ImageScanningConfiguration         `json:"imageScanningConfiguration,omitempty"`
 	ImageTagMutability                 string                              `json:"imageTagMutability,omitempty" aws:"enum=ImageTagMutability"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" aws:"min=1,max=5"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitzero" aws:"min=1,max=5"`
 	RegistryId                         string                              `json:"registryId,omitempty"`
 	RepositoryArn                      string                              `json:"repositoryArn,omitempty"`
 	RepositoryName                     string                              `json:"repositoryName,omitempty" aws:"min=2,max=256"`
@@ -994,17 +994,17 @@ type Repository struct {
 }
 
 type RepositoryCreationTemplate struct {
-	AppliedFor                         []string                                              `json:"appliedFor,omitempty"`
+	AppliedFor                         []string                                              `json:"appliedFor,omitzero"`
 	CreatedAt                          *wire.Time                                            `json:"createdAt,omitempty"`
 	CustomRoleArn                      string                                                `json:"customRoleArn,omitempty" aws:"max=2048"`
 	Description                        string                                                `json:"description,omitempty" aws:"max=256"`
 	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate `json:"encryptionConfiguration,omitempty"`
 	ImageTagMutability                 string                                                `json:"imageTagMutability,omitempty" aws:"enum=ImageTagMutability"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitempty" aws:"min=1,max=5"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitzero" aws:"min=1,max=5"`
 	LifecyclePolicy                    string                                                `json:"lifecyclePolicy,omitempty" aws:"min=0,max=30720"`
 	Prefix                             string                                                `json:"prefix,omitempty" aws:"min=1,max=256"`
 	RepositoryPolicy                   string                                                `json:"repositoryPolicy,omitempty" aws:"min=0,max=10240"`
-	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty"`
+	ResourceTags                       []Tag                                                 `json:"resourceTags,omitzero"`
 	UpdatedAt                          *wire.Time                                            `json:"updatedAt,omitempty"`
 }
 
@@ -1014,7 +1014,7 @@ type RepositoryFilter struct {
 }
 
 type RepositoryScanningConfiguration struct {
-	AppliedScanFilters []ScanningRepositoryFilter `json:"appliedScanFilters,omitempty" aws:"min=0,max=100"`
+	AppliedScanFilters []ScanningRepositoryFilter `json:"appliedScanFilters,omitzero" aws:"min=0,max=100"`
 	RepositoryArn      string                     `json:"repositoryArn,omitempty"`
 	RepositoryName     string                     `json:"repositoryName,omitempty" aws:"min=2,max=256"`
 	ScanFrequency      string                     `json:"scanFrequency,omitempty" aws:"enum=ScanFrequency"`
@@ -1030,7 +1030,7 @@ type RepositoryScanningConfigurationFailure struct {
 type Resource struct {
 	Details *ResourceDetails  `json:"details,omitempty"`
 	Id      string            `json:"id,omitempty"`
-	Tags    map[string]string `json:"tags,omitempty"`
+	Tags    map[string]string `json:"tags,omitzero"`
 	Type    string            `json:"type,omitempty"`
 }
 
@@ -1061,7 +1061,7 @@ type SetRepositoryPolicyResponse struct {
 }
 
 type SigningConfiguration struct {
-	Rules []SigningRule `json:"rules,omitempty" aws:"required,min=0,max=10"`
+	Rules []SigningRule `json:"rules,omitzero" aws:"required,min=0,max=10"`
 }
 
 type SigningRepositoryFilter struct {
@@ -1070,7 +1070,7 @@ type SigningRepositoryFilter struct {
 }
 
 type SigningRule struct {
-	RepositoryFilters []SigningRepositoryFilter `json:"repositoryFilters,omitempty" aws:"min=1,max=100"`
+	RepositoryFilters []SigningRepositoryFilter `json:"repositoryFilters,omitzero" aws:"min=1,max=100"`
 	SigningProfileArn string                    `json:"signingProfileArn,omitempty" aws:"required,max=200"`
 }
 
@@ -1111,7 +1111,7 @@ type Tag struct {
 
 type TagResourceRequest struct {
 	ResourceArn string `json:"resourceArn,omitempty" aws:"required"`
-	Tags        []Tag  `json:"tags,omitempty" aws:"required"`
+	Tags        []Tag  `json:"tags,omitzero" aws:"required"`
 }
 
 type TagResourceResponse struct {
@@ -1124,7 +1124,7 @@ type TransitioningImageTotalCount struct {
 
 type UntagResourceRequest struct {
 	ResourceArn string   `json:"resourceArn,omitempty" aws:"required"`
-	TagKeys     []string `json:"tagKeys,omitempty" aws:"required"`
+	TagKeys     []string `json:"tagKeys,omitzero" aws:"required"`
 }
 
 type UntagResourceResponse struct {
@@ -1161,16 +1161,16 @@ type UpdatePullThroughCacheRuleResponse struct {
 }
 
 type UpdateRepositoryCreationTemplateRequest struct {
-	AppliedFor                         []string                                              `json:"appliedFor,omitempty"`
+	AppliedFor                         []string                                              `json:"appliedFor,omitzero"`
 	CustomRoleArn                      string                                                `json:"customRoleArn,omitempty" aws:"max=2048"`
 	Description                        string                                                `json:"description,omitempty" aws:"max=256"`
 	EncryptionConfiguration            *EncryptionConfigurationForRepositoryCreationTemplate `json:"encryptionConfiguration,omitempty"`
 	ImageTagMutability                 string                                                `json:"imageTagMutability,omitempty" aws:"enum=ImageTagMutability"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitempty" aws:"min=1,max=5"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter                   `json:"imageTagMutabilityExclusionFilters,omitzero" aws:"min=1,max=5"`
 	LifecyclePolicy                    string                                                `json:"lifecyclePolicy,omitempty" aws:"min=0,max=30720"`
 	Prefix                             string                                                `json:"prefix,omitempty" aws:"required,min=1,max=256"`
 	RepositoryPolicy                   string                                                `json:"repositoryPolicy,omitempty" aws:"min=0,max=10240"`
-	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty"`
+	ResourceTags                       []Tag                                                 `json:"resourceTags,omitzero"`
 }
 
 type UpdateRepositoryCreationTemplateResponse struct {
@@ -1179,7 +1179,7 @@ type UpdateRepositoryCreationTemplateResponse struct {
 }
 
 type UploadLayerPartRequest struct {
-	LayerPartBlob  []byte `json:"layerPartBlob,omitempty" aws:"required,min=0,max=2.097152e+07"`
+	LayerPartBlob  []byte `json:"layerPartBlob,omitzero" aws:"required,min=0,max=2.097152e+07"`
 	PartFirstByte  int64  `json:"partFirstByte" aws:"required,min=0"`
 	PartLastByte   int64  `json:"partLastByte" aws:"required,min=0"`
 	RegistryId     string `json:"registryId,omitempty"`

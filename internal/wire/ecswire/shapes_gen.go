@@ -253,7 +253,7 @@ type AdvancedConfiguration struct {
 }
 
 type Attachment struct {
-	Details []KeyValuePair `json:"details,omitempty"`
+	Details []KeyValuePair `json:"details,omitzero"`
 	Id      string         `json:"id,omitempty"`
 	Status  string         `json:"status,omitempty"`
 	Type    string         `json:"type,omitempty"`
@@ -290,8 +290,8 @@ type AutoScalingGroupProviderUpdate struct {
 
 type AwsVpcConfiguration struct {
 	AssignPublicIp string   `json:"assignPublicIp,omitempty" aws:"enum=AssignPublicIp"`
-	SecurityGroups []string `json:"securityGroups,omitempty"`
-	Subnets        []string `json:"subnets,omitempty" aws:"required"`
+	SecurityGroups []string `json:"securityGroups,omitzero"`
+	Subnets        []string `json:"subnets,omitzero" aws:"required"`
 }
 
 type BaselineEbsBandwidthMbpsRequest struct {
@@ -311,7 +311,7 @@ type CapacityProvider struct {
 	ManagedInstancesProvider *ManagedInstancesProvider `json:"managedInstancesProvider,omitempty"`
 	Name                     string                    `json:"name,omitempty"`
 	Status                   string                    `json:"status,omitempty" aws:"enum=CapacityProviderStatus"`
-	Tags                     []Tag                     `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                     []Tag                     `json:"tags,omitzero" aws:"min=0,max=50"`
 	Type                     string                    `json:"type,omitempty" aws:"enum=CapacityProviderType"`
 	UpdateStatus             string                    `json:"updateStatus,omitempty" aws:"enum=CapacityProviderUpdateStatus"`
 	UpdateStatusReason       string                    `json:"updateStatusReason,omitempty"`
@@ -330,21 +330,21 @@ type CapacityReservationRequest struct {
 
 type Cluster struct {
 	ActiveServicesCount               int32                          `json:"activeServicesCount"`
-	Attachments                       []Attachment                   `json:"attachments,omitempty"`
+	Attachments                       []Attachment                   `json:"attachments,omitzero"`
 	AttachmentsStatus                 string                         `json:"attachmentsStatus,omitempty"`
-	CapacityProviders                 []string                       `json:"capacityProviders,omitempty"`
+	CapacityProviders                 []string                       `json:"capacityProviders,omitzero"`
 	ClusterArn                        string                         `json:"clusterArn,omitempty"`
 	ClusterName                       string                         `json:"clusterName,omitempty"`
 	Configuration                     *ClusterConfiguration          `json:"configuration,omitempty"`
-	DefaultCapacityProviderStrategy   []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitempty"`
+	DefaultCapacityProviderStrategy   []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitzero"`
 	PendingTasksCount                 int32                          `json:"pendingTasksCount"`
 	RegisteredContainerInstancesCount int32                          `json:"registeredContainerInstancesCount"`
 	RunningTasksCount                 int32                          `json:"runningTasksCount"`
 	ServiceConnectDefaults            *ClusterServiceConnectDefaults `json:"serviceConnectDefaults,omitempty"`
-	Settings                          []ClusterSetting               `json:"settings,omitempty"`
-	Statistics                        []KeyValuePair                 `json:"statistics,omitempty"`
+	Settings                          []ClusterSetting               `json:"settings,omitzero"`
+	Statistics                        []KeyValuePair                 `json:"statistics,omitzero"`
 	Status                            string                         `json:"status,omitempty"`
-	Tags                              []Tag                          `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                              []Tag                          `json:"tags,omitzero" aws:"min=0,max=50"`
 }
 
 type ClusterConfiguration struct {
@@ -369,64 +369,64 @@ type Container struct {
 	ContainerArn      string             `json:"containerArn,omitempty"`
 	Cpu               string             `json:"cpu,omitempty"`
 	ExitCode          *int32             `json:"exitCode,omitempty"`
-	GpuIds            []string           `json:"gpuIds,omitempty"`
+	GpuIds            []string           `json:"gpuIds,omitzero"`
 	HealthStatus      string             `json:"healthStatus,omitempty" aws:"enum=HealthStatus"`
 	Image             string             `json:"image,omitempty"`
 	ImageDigest       string             `json:"imageDigest,omitempty"`
 	LastStatus        string             `json:"lastStatus,omitempty"`
-	ManagedAgents     []ManagedAgent     `json:"managedAgents,omitempty"`
+	ManagedAgents     []ManagedAgent     `json:"managedAgents,omitzero"`
 	Memory            string             `json:"memory,omitempty"`
 	MemoryReservation string             `json:"memoryReservation,omitempty"`
 	Name              string             `json:"name,omitempty"`
-	NetworkBindings   []NetworkBinding   `json:"networkBindings,omitempty"`
-	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitempty"`
+	NetworkBindings   []NetworkBinding   `json:"networkBindings,omitzero"`
+	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitzero"`
 	Reason            string             `json:"reason,omitempty"`
 	RuntimeId         string             `json:"runtimeId,omitempty"`
 	TaskArn           string             `json:"taskArn,omitempty"`
 }
 
 type ContainerDefinition struct {
-	Command                []string                `json:"command,omitempty"`
+	Command                []string                `json:"command,omitzero"`
 	Cpu                    int32                   `json:"cpu"`
-	CredentialSpecs        []string                `json:"credentialSpecs,omitempty"`
-	DependsOn              []ContainerDependency   `json:"dependsOn,omitempty"`
+	CredentialSpecs        []string                `json:"credentialSpecs,omitzero"`
+	DependsOn              []ContainerDependency   `json:"dependsOn,omitzero"`
 	DisableNetworking      *bool                   `json:"disableNetworking,omitempty"`
-	DnsSearchDomains       []string                `json:"dnsSearchDomains,omitempty"`
-	DnsServers             []string                `json:"dnsServers,omitempty"`
-	DockerLabels           map[string]string       `json:"dockerLabels,omitempty"`
-	DockerSecurityOptions  []string                `json:"dockerSecurityOptions,omitempty"`
-	EntryPoint             []string                `json:"entryPoint,omitempty"`
-	Environment            []KeyValuePair          `json:"environment,omitempty"`
-	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitempty"`
+	DnsSearchDomains       []string                `json:"dnsSearchDomains,omitzero"`
+	DnsServers             []string                `json:"dnsServers,omitzero"`
+	DockerLabels           map[string]string       `json:"dockerLabels,omitzero"`
+	DockerSecurityOptions  []string                `json:"dockerSecurityOptions,omitzero"`
+	EntryPoint             []string                `json:"entryPoint,omitzero"`
+	Environment            []KeyValuePair          `json:"environment,omitzero"`
+	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitzero"`
 	Essential              *bool                   `json:"essential,omitempty"`
-	ExtraHosts             []HostEntry             `json:"extraHosts,omitempty"`
+	ExtraHosts             []HostEntry             `json:"extraHosts,omitzero"`
 	FirelensConfiguration  *FirelensConfiguration  `json:"firelensConfiguration,omitempty"`
 	HealthCheck            *HealthCheck            `json:"healthCheck,omitempty"`
 	Hostname               string                  `json:"hostname,omitempty"`
 	Image                  string                  `json:"image,omitempty"`
 	Interactive            *bool                   `json:"interactive,omitempty"`
-	Links                  []string                `json:"links,omitempty"`
+	Links                  []string                `json:"links,omitzero"`
 	LinuxParameters        *LinuxParameters        `json:"linuxParameters,omitempty"`
 	LogConfiguration       *LogConfiguration       `json:"logConfiguration,omitempty"`
 	Memory                 *int32                  `json:"memory,omitempty"`
 	MemoryReservation      *int32                  `json:"memoryReservation,omitempty"`
-	MountPoints            []MountPoint            `json:"mountPoints,omitempty"`
+	MountPoints            []MountPoint            `json:"mountPoints,omitzero"`
 	Name                   string                  `json:"name,omitempty"`
-	PortMappings           []PortMapping           `json:"portMappings,omitempty"`
+	PortMappings           []PortMapping           `json:"portMappings,omitzero"`
 	Privileged             *bool                   `json:"privileged,omitempty"`
 	PseudoTerminal         *bool                   `json:"pseudoTerminal,omitempty"`
 	ReadonlyRootFilesystem *bool                   `json:"readonlyRootFilesystem,omitempty"`
 	RepositoryCredentials  *RepositoryCredentials  `json:"repositoryCredentials,omitempty"`
-	ResourceRequirements   []ResourceRequirement   `json:"resourceRequirements,omitempty"`
+	ResourceRequirements   []ResourceRequirement   `json:"resourceRequirements,omitzero"`
 	RestartPolicy          *ContainerRestartPolicy `json:"restartPolicy,omitempty"`
-	Secrets                []Secret                `json:"secrets,omitempty"`
+	Secrets                []Secret                `json:"secrets,omitzero"`
 	StartTimeout           *int32                  `json:"startTimeout,omitempty"`
 	StopTimeout            *int32                  `json:"stopTimeout,omitempty"`
-	SystemControls         []SystemControl         `json:"systemControls,omitempty"`
-	Ulimits                []Ulimit                `json:"ulimits,omitempty"`
+	SystemControls         []SystemControl         `json:"systemControls,omitzero"`
+	Ulimits                []Ulimit                `json:"ulimits,omitzero"`
 	User                   string                  `json:"user,omitempty"`
 	VersionConsistency     string                  `json:"versionConsistency,omitempty" aws:"enum=VersionConsistency"`
-	VolumesFrom            []VolumeFrom            `json:"volumesFrom,omitempty"`
+	VolumesFrom            []VolumeFrom            `json:"volumesFrom,omitzero"`
 	WorkingDirectory       string                  `json:"workingDirectory,omitempty"`
 }
 
@@ -444,43 +444,43 @@ type ContainerImage struct {
 type ContainerInstance struct {
 	AgentConnected       bool                           `json:"agentConnected"`
 	AgentUpdateStatus    string                         `json:"agentUpdateStatus,omitempty" aws:"enum=AgentUpdateStatus"`
-	Attachments          []Attachment                   `json:"attachments,omitempty"`
-	Attributes           []Attribute                    `json:"attributes,omitempty"`
+	Attachments          []Attachment                   `json:"attachments,omitzero"`
+	Attributes           []Attribute                    `json:"attributes,omitzero"`
 	CapacityProviderName string                         `json:"capacityProviderName,omitempty"`
 	ContainerInstanceArn string                         `json:"containerInstanceArn,omitempty"`
 	Ec2InstanceId        string                         `json:"ec2InstanceId,omitempty"`
 	HealthStatus         *ContainerInstanceHealthStatus `json:"healthStatus,omitempty"`
 	PendingTasksCount    int32                          `json:"pendingTasksCount"`
 	RegisteredAt         *wire.Time                     `json:"registeredAt,omitempty"`
-	RegisteredResources  []Resource                     `json:"registeredResources,omitempty"`
-	RemainingResources   []Resource                     `json:"remainingResources,omitempty"`
+	RegisteredResources  []Resource                     `json:"registeredResources,omitzero"`
+	RemainingResources   []Resource                     `json:"remainingResources,omitzero"`
 	RunningTasksCount    int32                          `json:"runningTasksCount"`
 	Status               string                         `json:"status,omitempty"`
 	StatusReason         string                         `json:"statusReason,omitempty"`
-	Tags                 []Tag                          `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                 []Tag                          `json:"tags,omitzero" aws:"min=0,max=50"`
 	Version              int64                          `json:"version"`
 	VersionInfo          *VersionInfo                   `json:"versionInfo,omitempty"`
 }
 
 type ContainerInstanceHealthStatus struct {
-	Details       []InstanceHealthCheckResult `json:"details,omitempty"`
+	Details       []InstanceHealthCheckResult `json:"details,omitzero"`
 	OverallStatus string                      `json:"overallStatus,omitempty" aws:"enum=InstanceHealthCheckState"`
 }
 
 type ContainerOverride struct {
-	Command              []string              `json:"command,omitempty"`
+	Command              []string              `json:"command,omitzero"`
 	Cpu                  *int32                `json:"cpu,omitempty"`
-	Environment          []KeyValuePair        `json:"environment,omitempty"`
-	EnvironmentFiles     []EnvironmentFile     `json:"environmentFiles,omitempty"`
+	Environment          []KeyValuePair        `json:"environment,omitzero"`
+	EnvironmentFiles     []EnvironmentFile     `json:"environmentFiles,omitzero"`
 	Memory               *int32                `json:"memory,omitempty"`
 	MemoryReservation    *int32                `json:"memoryReservation,omitempty"`
 	Name                 string                `json:"name,omitempty"`
-	ResourceRequirements []ResourceRequirement `json:"resourceRequirements,omitempty"`
+	ResourceRequirements []ResourceRequirement `json:"resourceRequirements,omitzero"`
 }
 
 type ContainerRestartPolicy struct {
 	Enabled              *bool   `json:"enabled,omitempty" aws:"required"`
-	IgnoredExitCodes     []int32 `json:"ignoredExitCodes,omitempty"`
+	IgnoredExitCodes     []int32 `json:"ignoredExitCodes,omitzero"`
 	RestartAttemptPeriod *int32  `json:"restartAttemptPeriod,omitempty"`
 }
 
@@ -488,7 +488,7 @@ type ContainerStateChange struct {
 	ContainerName   string           `json:"containerName,omitempty"`
 	ExitCode        *int32           `json:"exitCode,omitempty"`
 	ImageDigest     string           `json:"imageDigest,omitempty"`
-	NetworkBindings []NetworkBinding `json:"networkBindings,omitempty"`
+	NetworkBindings []NetworkBinding `json:"networkBindings,omitzero"`
 	Reason          string           `json:"reason,omitempty"`
 	RuntimeId       string           `json:"runtimeId,omitempty"`
 	Status          string           `json:"status,omitempty"`
@@ -509,7 +509,7 @@ type CreateCapacityProviderRequest struct {
 	Cluster                  string                                       `json:"cluster,omitempty"`
 	ManagedInstancesProvider *CreateManagedInstancesProviderConfiguration `json:"managedInstancesProvider,omitempty"`
 	Name                     string                                       `json:"name,omitempty" aws:"required"`
-	Tags                     []Tag                                        `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                     []Tag                                        `json:"tags,omitzero" aws:"min=0,max=50"`
 }
 
 type CreateCapacityProviderResponse struct {
@@ -517,13 +517,13 @@ type CreateCapacityProviderResponse struct {
 }
 
 type CreateClusterRequest struct {
-	CapacityProviders               []string                              `json:"capacityProviders,omitempty"`
+	CapacityProviders               []string                              `json:"capacityProviders,omitzero"`
 	ClusterName                     string                                `json:"clusterName,omitempty"`
 	Configuration                   *ClusterConfiguration                 `json:"configuration,omitempty"`
-	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem        `json:"defaultCapacityProviderStrategy,omitempty"`
+	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem        `json:"defaultCapacityProviderStrategy,omitzero"`
 	ServiceConnectDefaults          *ClusterServiceConnectDefaultsRequest `json:"serviceConnectDefaults,omitempty"`
-	Settings                        []ClusterSetting                      `json:"settings,omitempty"`
-	Tags                            []Tag                                 `json:"tags,omitempty" aws:"min=0,max=50"`
+	Settings                        []ClusterSetting                      `json:"settings,omitzero"`
+	Tags                            []Tag                                 `json:"tags,omitzero" aws:"min=0,max=50"`
 }
 
 type CreateClusterResponse struct {
@@ -531,7 +531,7 @@ type CreateClusterResponse struct {
 }
 
 type CreateDaemonRequest struct {
-	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitempty" aws:"required"`
+	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitzero" aws:"required"`
 	ClientToken             string                         `json:"clientToken,omitempty"`
 	ClusterArn              string                         `json:"clusterArn,omitempty"`
 	DaemonName              string                         `json:"daemonName,omitempty" aws:"required"`
@@ -540,7 +540,7 @@ type CreateDaemonRequest struct {
 	EnableECSManagedTags    bool                           `json:"enableECSManagedTags"`
 	EnableExecuteCommand    bool                           `json:"enableExecuteCommand"`
 	PropagateTags           string                         `json:"propagateTags,omitempty" aws:"enum=DaemonPropagateTags"`
-	Tags                    []Tag                          `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                    []Tag                          `json:"tags,omitzero" aws:"min=0,max=50"`
 }
 
 type CreateDaemonResponse struct {
@@ -561,7 +561,7 @@ type CreateExpressGatewayServiceRequest struct {
 	PrimaryContainer      *ExpressGatewayContainer                   `json:"primaryContainer,omitempty" aws:"required"`
 	ScalingTarget         *ExpressGatewayScalingTarget               `json:"scalingTarget,omitempty"`
 	ServiceName           string                                     `json:"serviceName,omitempty"`
-	Tags                  []Tag                                      `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                  []Tag                                      `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskRoleArn           string                                     `json:"taskRoleArn,omitempty"`
 }
 
@@ -579,7 +579,7 @@ type CreateManagedInstancesProviderConfiguration struct {
 
 type CreateServiceRequest struct {
 	AvailabilityZoneRebalancing   string                         `json:"availabilityZoneRebalancing,omitempty" aws:"enum=AvailabilityZoneRebalancing"`
-	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero"`
 	ClientToken                   string                         `json:"clientToken,omitempty"`
 	Cluster                       string                         `json:"cluster,omitempty"`
 	DeploymentConfiguration       *DeploymentConfiguration       `json:"deploymentConfiguration,omitempty"`
@@ -589,21 +589,21 @@ type CreateServiceRequest struct {
 	EnableExecuteCommand          bool                           `json:"enableExecuteCommand"`
 	HealthCheckGracePeriodSeconds *int32                         `json:"healthCheckGracePeriodSeconds,omitempty"`
 	LaunchType                    string                         `json:"launchType,omitempty" aws:"enum=LaunchType"`
-	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitempty"`
+	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitzero"`
 	NetworkConfiguration          *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitempty"`
+	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitzero"`
+	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitzero"`
 	PlatformVersion               string                         `json:"platformVersion,omitempty"`
 	PropagateTags                 string                         `json:"propagateTags,omitempty" aws:"enum=PropagateTags"`
 	Role                          string                         `json:"role,omitempty"`
 	SchedulingStrategy            string                         `json:"schedulingStrategy,omitempty" aws:"enum=SchedulingStrategy"`
 	ServiceConnectConfiguration   *ServiceConnectConfiguration   `json:"serviceConnectConfiguration,omitempty"`
 	ServiceName                   string                         `json:"serviceName,omitempty" aws:"required"`
-	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitempty"`
-	Tags                          []Tag                          `json:"tags,omitempty" aws:"min=0,max=50"`
+	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitzero"`
+	Tags                          []Tag                          `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition                string                         `json:"taskDefinition,omitempty"`
-	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitempty"`
-	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty"`
+	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitzero"`
+	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitzero"`
 }
 
 type CreateServiceResponse struct {
@@ -611,18 +611,18 @@ type CreateServiceResponse struct {
 }
 
 type CreateTaskSetRequest struct {
-	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero"`
 	ClientToken              string                         `json:"clientToken,omitempty"`
 	Cluster                  string                         `json:"cluster,omitempty" aws:"required"`
 	ExternalId               string                         `json:"externalId,omitempty"`
 	LaunchType               string                         `json:"launchType,omitempty" aws:"enum=LaunchType"`
-	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitempty"`
+	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitzero"`
 	NetworkConfiguration     *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
 	PlatformVersion          string                         `json:"platformVersion,omitempty"`
 	Scale                    *Scale                         `json:"scale,omitempty"`
 	Service                  string                         `json:"service,omitempty" aws:"required"`
-	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitempty"`
-	Tags                     []Tag                          `json:"tags,omitempty" aws:"min=0,max=50"`
+	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitzero"`
+	Tags                     []Tag                          `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition           string                         `json:"taskDefinition,omitempty" aws:"required"`
 }
 
@@ -636,7 +636,7 @@ type CreatedAt struct {
 }
 
 type DaemonAlarmConfiguration struct {
-	AlarmNames []string `json:"alarmNames,omitempty"`
+	AlarmNames []string `json:"alarmNames,omitzero"`
 	Enable     bool     `json:"enable"`
 }
 
@@ -652,12 +652,12 @@ type DaemonCircuitBreaker struct {
 }
 
 type DaemonContainerDefinition struct {
-	Command                []string                `json:"command,omitempty"`
+	Command                []string                `json:"command,omitzero"`
 	Cpu                    int32                   `json:"cpu"`
-	DependsOn              []ContainerDependency   `json:"dependsOn,omitempty"`
-	EntryPoint             []string                `json:"entryPoint,omitempty"`
-	Environment            []KeyValuePair          `json:"environment,omitempty"`
-	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitempty"`
+	DependsOn              []ContainerDependency   `json:"dependsOn,omitzero"`
+	EntryPoint             []string                `json:"entryPoint,omitzero"`
+	Environment            []KeyValuePair          `json:"environment,omitzero"`
+	EnvironmentFiles       []EnvironmentFile       `json:"environmentFiles,omitzero"`
 	Essential              *bool                   `json:"essential,omitempty"`
 	FirelensConfiguration  *FirelensConfiguration  `json:"firelensConfiguration,omitempty"`
 	HealthCheck            *HealthCheck            `json:"healthCheck,omitempty"`
@@ -667,18 +667,18 @@ type DaemonContainerDefinition struct {
 	LogConfiguration       *LogConfiguration       `json:"logConfiguration,omitempty"`
 	Memory                 *int32                  `json:"memory,omitempty"`
 	MemoryReservation      *int32                  `json:"memoryReservation,omitempty"`
-	MountPoints            []MountPoint            `json:"mountPoints,omitempty"`
+	MountPoints            []MountPoint            `json:"mountPoints,omitzero"`
 	Name                   string                  `json:"name,omitempty"`
 	Privileged             *bool                   `json:"privileged,omitempty"`
 	PseudoTerminal         *bool                   `json:"pseudoTerminal,omitempty"`
 	ReadonlyRootFilesystem *bool                   `json:"readonlyRootFilesystem,omitempty"`
 	RepositoryCredentials  *RepositoryCredentials  `json:"repositoryCredentials,omitempty"`
 	RestartPolicy          *ContainerRestartPolicy `json:"restartPolicy,omitempty"`
-	Secrets                []Secret                `json:"secrets,omitempty"`
+	Secrets                []Secret                `json:"secrets,omitzero"`
 	StartTimeout           *int32                  `json:"startTimeout,omitempty"`
 	StopTimeout            *int32                  `json:"stopTimeout,omitempty"`
-	SystemControls         []SystemControl         `json:"systemControls,omitempty"`
-	Ulimits                []Ulimit                `json:"ulimits,omitempty"`
+	SystemControls         []SystemControl         `json:"systemControls,omitzero"`
+	Ulimits                []Ulimit                `json:"ulimits,omitzero"`
 	User                   string                  `json:"user,omitempty"`
 	WorkingDirectory       string                  `json:"workingDirectory,omitempty"`
 }
@@ -698,7 +698,7 @@ type DaemonDeployment struct {
 	DeploymentConfiguration *DaemonDeploymentConfiguration   `json:"deploymentConfiguration,omitempty"`
 	FinishedAt              *wire.Time                       `json:"finishedAt,omitempty"`
 	Rollback                *DaemonRollback                  `json:"rollback,omitempty"`
-	SourceDaemonRevisions   []DaemonDeploymentRevisionDetail `json:"sourceDaemonRevisions,omitempty"`
+	SourceDaemonRevisions   []DaemonDeploymentRevisionDetail `json:"sourceDaemonRevisions,omitzero"`
 	StartedAt               *wire.Time                       `json:"startedAt,omitempty"`
 	Status                  string                           `json:"status,omitempty" aws:"enum=DaemonDeploymentStatus"`
 	StatusReason            string                           `json:"statusReason,omitempty"`
@@ -707,9 +707,9 @@ type DaemonDeployment struct {
 }
 
 type DaemonDeploymentAlarms struct {
-	AlarmNames          []string `json:"alarmNames,omitempty"`
+	AlarmNames          []string `json:"alarmNames,omitzero"`
 	Status              string   `json:"status,omitempty" aws:"enum=DaemonDeploymentRollbackMonitorsStatus"`
-	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitempty"`
+	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitzero"`
 }
 
 type DaemonDeploymentCapacityProvider struct {
@@ -726,7 +726,7 @@ type DaemonDeploymentConfiguration struct {
 
 type DaemonDeploymentRevisionDetail struct {
 	Arn                        string                             `json:"arn,omitempty"`
-	CapacityProviders          []DaemonDeploymentCapacityProvider `json:"capacityProviders,omitempty"`
+	CapacityProviders          []DaemonDeploymentCapacityProvider `json:"capacityProviders,omitzero"`
 	TotalDrainingInstanceCount *int32                             `json:"totalDrainingInstanceCount,omitempty"`
 	TotalRunningInstanceCount  *int32                             `json:"totalRunningInstanceCount,omitempty"`
 }
@@ -747,7 +747,7 @@ type DaemonDeploymentSummary struct {
 type DaemonDetail struct {
 	ClusterArn       string                 `json:"clusterArn,omitempty"`
 	CreatedAt        *wire.Time             `json:"createdAt,omitempty"`
-	CurrentRevisions []DaemonRevisionDetail `json:"currentRevisions,omitempty"`
+	CurrentRevisions []DaemonRevisionDetail `json:"currentRevisions,omitzero"`
 	DaemonArn        string                 `json:"daemonArn,omitempty"`
 	DeploymentArn    string                 `json:"deploymentArn,omitempty"`
 	Status           string                 `json:"status,omitempty" aws:"enum=DaemonStatus"`
@@ -756,14 +756,14 @@ type DaemonDetail struct {
 
 type DaemonLinuxParameters struct {
 	Capabilities       *KernelCapabilities `json:"capabilities,omitempty"`
-	Devices            []Device            `json:"devices,omitempty"`
+	Devices            []Device            `json:"devices,omitzero"`
 	InitProcessEnabled *bool               `json:"initProcessEnabled,omitempty"`
-	Tmpfs              []Tmpfs             `json:"tmpfs,omitempty"`
+	Tmpfs              []Tmpfs             `json:"tmpfs,omitzero"`
 }
 
 type DaemonRevision struct {
 	ClusterArn              string                 `json:"clusterArn,omitempty"`
-	ContainerImages         []DaemonContainerImage `json:"containerImages,omitempty"`
+	ContainerImages         []DaemonContainerImage `json:"containerImages,omitzero"`
 	CreatedAt               *wire.Time             `json:"createdAt,omitempty"`
 	DaemonArn               string                 `json:"daemonArn,omitempty"`
 	DaemonRevisionArn       string                 `json:"daemonRevisionArn,omitempty"`
@@ -775,13 +775,13 @@ type DaemonRevision struct {
 
 type DaemonRevisionDetail struct {
 	Arn               string                   `json:"arn,omitempty"`
-	CapacityProviders []DaemonCapacityProvider `json:"capacityProviders,omitempty"`
+	CapacityProviders []DaemonCapacityProvider `json:"capacityProviders,omitzero"`
 	TotalRunningCount int32                    `json:"totalRunningCount"`
 }
 
 type DaemonRollback struct {
 	Reason                          string     `json:"reason,omitempty"`
-	RollbackCapacityProviders       []string   `json:"rollbackCapacityProviders,omitempty"`
+	RollbackCapacityProviders       []string   `json:"rollbackCapacityProviders,omitzero"`
 	RollbackTargetDaemonRevisionArn string     `json:"rollbackTargetDaemonRevisionArn,omitempty"`
 	StartedAt                       *wire.Time `json:"startedAt,omitempty"`
 }
@@ -794,7 +794,7 @@ type DaemonSummary struct {
 }
 
 type DaemonTaskDefinition struct {
-	ContainerDefinitions    []DaemonContainerDefinition `json:"containerDefinitions,omitempty"`
+	ContainerDefinitions    []DaemonContainerDefinition `json:"containerDefinitions,omitzero"`
 	Cpu                     string                      `json:"cpu,omitempty"`
 	DaemonTaskDefinitionArn string                      `json:"daemonTaskDefinitionArn,omitempty"`
 	DeleteRequestedAt       *wire.Time                  `json:"deleteRequestedAt,omitempty"`
@@ -806,7 +806,7 @@ type DaemonTaskDefinition struct {
 	Revision                int32                       `json:"revision"`
 	Status                  string                      `json:"status,omitempty" aws:"enum=DaemonTaskDefinitionStatus"`
 	TaskRoleArn             string                      `json:"taskRoleArn,omitempty"`
-	Volumes                 []DaemonVolume              `json:"volumes,omitempty"`
+	Volumes                 []DaemonVolume              `json:"volumes,omitzero"`
 }
 
 type DaemonTaskDefinitionSummary struct {
@@ -832,12 +832,12 @@ type DeleteAccountSettingResponse struct {
 }
 
 type DeleteAttributesRequest struct {
-	Attributes []Attribute `json:"attributes,omitempty" aws:"required"`
+	Attributes []Attribute `json:"attributes,omitzero" aws:"required"`
 	Cluster    string      `json:"cluster,omitempty"`
 }
 
 type DeleteAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero"`
 }
 
 type DeleteCapacityProviderRequest struct {
@@ -896,12 +896,12 @@ type DeleteServiceResponse struct {
 }
 
 type DeleteTaskDefinitionsRequest struct {
-	TaskDefinitions []string `json:"taskDefinitions,omitempty" aws:"required"`
+	TaskDefinitions []string `json:"taskDefinitions,omitzero" aws:"required"`
 }
 
 type DeleteTaskDefinitionsResponse struct {
-	Failures        []Failure        `json:"failures,omitempty"`
-	TaskDefinitions []TaskDefinition `json:"taskDefinitions,omitempty"`
+	Failures        []Failure        `json:"failures,omitzero"`
+	TaskDefinitions []TaskDefinition `json:"taskDefinitions,omitzero"`
 }
 
 type DeleteTaskSetRequest struct {
@@ -916,7 +916,7 @@ type DeleteTaskSetResponse struct {
 }
 
 type Deployment struct {
-	CapacityProviderStrategy    []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy    []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitzero"`
 	CreatedAt                   *wire.Time                      `json:"createdAt,omitempty"`
 	DesiredCount                int32                           `json:"desiredCount"`
 	FailedTasks                 int32                           `json:"failedTasks"`
@@ -931,16 +931,16 @@ type Deployment struct {
 	RolloutStateReason          string                          `json:"rolloutStateReason,omitempty"`
 	RunningCount                int32                           `json:"runningCount"`
 	ServiceConnectConfiguration *ServiceConnectConfiguration    `json:"serviceConnectConfiguration,omitempty"`
-	ServiceConnectResources     []ServiceConnectServiceResource `json:"serviceConnectResources,omitempty"`
+	ServiceConnectResources     []ServiceConnectServiceResource `json:"serviceConnectResources,omitzero"`
 	Status                      string                          `json:"status,omitempty"`
 	TaskDefinition              string                          `json:"taskDefinition,omitempty"`
 	UpdatedAt                   *wire.Time                      `json:"updatedAt,omitempty"`
-	VolumeConfigurations        []ServiceVolumeConfiguration    `json:"volumeConfigurations,omitempty"`
-	VpcLatticeConfigurations    []VpcLatticeConfiguration       `json:"vpcLatticeConfigurations,omitempty"`
+	VolumeConfigurations        []ServiceVolumeConfiguration    `json:"volumeConfigurations,omitzero"`
+	VpcLatticeConfigurations    []VpcLatticeConfiguration       `json:"vpcLatticeConfigurations,omitzero"`
 }
 
 type DeploymentAlarms struct {
-	AlarmNames []string `json:"alarmNames,omitempty" aws:"required"`
+	AlarmNames []string `json:"alarmNames,omitzero" aws:"required"`
 	Enable     bool     `json:"enable" aws:"required"`
 	Rollback   bool     `json:"rollback" aws:"required"`
 }
@@ -955,7 +955,7 @@ type DeploymentConfiguration struct {
 	BakeTimeInMinutes        *int32                    `json:"bakeTimeInMinutes,omitempty"`
 	CanaryConfiguration      *CanaryConfiguration      `json:"canaryConfiguration,omitempty"`
 	DeploymentCircuitBreaker *DeploymentCircuitBreaker `json:"deploymentCircuitBreaker,omitempty"`
-	LifecycleHooks           []DeploymentLifecycleHook `json:"lifecycleHooks,omitempty"`
+	LifecycleHooks           []DeploymentLifecycleHook `json:"lifecycleHooks,omitzero"`
 	LinearConfiguration      *LinearConfiguration      `json:"linearConfiguration,omitempty"`
 	MaximumPercent           *int32                    `json:"maximumPercent,omitempty"`
 	MinimumHealthyPercent    *int32                    `json:"minimumHealthyPercent,omitempty"`
@@ -973,7 +973,7 @@ type DeploymentEphemeralStorage struct {
 type DeploymentLifecycleHook struct {
 	HookDetails          json.RawMessage                              `json:"hookDetails,omitempty"`
 	HookTargetArn        string                                       `json:"hookTargetArn,omitempty"`
-	LifecycleStages      []string                                     `json:"lifecycleStages,omitempty"`
+	LifecycleStages      []string                                     `json:"lifecycleStages,omitzero"`
 	RoleArn              string                                       `json:"roleArn,omitempty"`
 	TargetType           string                                       `json:"targetType,omitempty" aws:"enum=DeploymentLifecycleHookTargetType"`
 	TimeoutConfiguration *DeploymentLifecycleHookTimeoutConfiguration `json:"timeoutConfiguration,omitempty"`
@@ -1012,47 +1012,47 @@ type DeregisterTaskDefinitionResponse struct {
 }
 
 type DescribeCapacityProvidersRequest struct {
-	CapacityProviders []string `json:"capacityProviders,omitempty"`
+	CapacityProviders []string `json:"capacityProviders,omitzero"`
 	Cluster           string   `json:"cluster,omitempty"`
-	Include           []string `json:"include,omitempty"`
+	Include           []string `json:"include,omitzero"`
 	MaxResults        *int32   `json:"maxResults,omitempty"`
 	NextToken         string   `json:"nextToken,omitempty"`
 }
 
 type DescribeCapacityProvidersResponse struct {
-	CapacityProviders []CapacityProvider `json:"capacityProviders,omitempty"`
-	Failures          []Failure          `json:"failures,omitempty"`
+	CapacityProviders []CapacityProvider `json:"capacityProviders,omitzero"`
+	Failures          []Failure          `json:"failures,omitzero"`
 	NextToken         string             `json:"nextToken,omitempty"`
 }
 
 type DescribeClustersRequest struct {
-	Clusters []string `json:"clusters,omitempty"`
-	Include  []string `json:"include,omitempty"`
+	Clusters []string `json:"clusters,omitzero"`
+	Include  []string `json:"include,omitzero"`
 }
 
 type DescribeClustersResponse struct {
-	Clusters []Cluster `json:"clusters,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
+	Clusters []Cluster `json:"clusters,omitzero"`
+	Failures []Failure `json:"failures,omitzero"`
 }
 
 type DescribeContainerInstancesRequest struct {
 	Cluster            string   `json:"cluster,omitempty"`
-	ContainerInstances []string `json:"containerInstances,omitempty" aws:"required"`
-	Include            []string `json:"include,omitempty"`
+	ContainerInstances []string `json:"containerInstances,omitzero" aws:"required"`
+	Include            []string `json:"include,omitzero"`
 }
 
 type DescribeContainerInstancesResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances,omitzero"`
+	Failures           []Failure           `json:"failures,omitzero"`
 }
 
 type DescribeDaemonDeploymentsRequest struct {
-	DaemonDeploymentArns []string `json:"daemonDeploymentArns,omitempty" aws:"required"`
+	DaemonDeploymentArns []string `json:"daemonDeploymentArns,omitzero" aws:"required"`
 }
 
 type DescribeDaemonDeploymentsResponse struct {
-	DaemonDeployments []DaemonDeployment `json:"daemonDeployments,omitempty"`
-	Failures          []Failure          `json:"failures,omitempty"`
+	DaemonDeployments []DaemonDeployment `json:"daemonDeployments,omitzero"`
+	Failures          []Failure          `json:"failures,omitzero"`
 }
 
 type DescribeDaemonRequest struct {
@@ -1064,12 +1064,12 @@ type DescribeDaemonResponse struct {
 }
 
 type DescribeDaemonRevisionsRequest struct {
-	DaemonRevisionArns []string `json:"daemonRevisionArns,omitempty" aws:"required"`
+	DaemonRevisionArns []string `json:"daemonRevisionArns,omitzero" aws:"required"`
 }
 
 type DescribeDaemonRevisionsResponse struct {
-	DaemonRevisions []DaemonRevision `json:"daemonRevisions,omitempty"`
-	Failures        []Failure        `json:"failures,omitempty"`
+	DaemonRevisions []DaemonRevision `json:"daemonRevisions,omitzero"`
+	Failures        []Failure        `json:"failures,omitzero"`
 }
 
 type DescribeDaemonTaskDefinitionRequest struct {
@@ -1081,7 +1081,7 @@ type DescribeDaemonTaskDefinitionResponse struct {
 }
 
 type DescribeExpressGatewayServiceRequest struct {
-	Include    []string `json:"include,omitempty"`
+	Include    []string `json:"include,omitzero"`
 	ServiceArn string   `json:"serviceArn,omitempty" aws:"required"`
 }
 
@@ -1090,71 +1090,71 @@ type DescribeExpressGatewayServiceResponse struct {
 }
 
 type DescribeServiceDeploymentsRequest struct {
-	ServiceDeploymentArns []string `json:"serviceDeploymentArns,omitempty" aws:"required"`
+	ServiceDeploymentArns []string `json:"serviceDeploymentArns,omitzero" aws:"required"`
 }
 
 type DescribeServiceDeploymentsResponse struct {
-	Failures           []Failure           `json:"failures,omitempty"`
-	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitempty"`
+	Failures           []Failure           `json:"failures,omitzero"`
+	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitzero"`
 }
 
 type DescribeServiceRevisionsRequest struct {
-	ServiceRevisionArns []string `json:"serviceRevisionArns,omitempty" aws:"required"`
+	ServiceRevisionArns []string `json:"serviceRevisionArns,omitzero" aws:"required"`
 }
 
 type DescribeServiceRevisionsResponse struct {
-	Failures         []Failure         `json:"failures,omitempty"`
-	ServiceRevisions []ServiceRevision `json:"serviceRevisions,omitempty"`
+	Failures         []Failure         `json:"failures,omitzero"`
+	ServiceRevisions []ServiceRevision `json:"serviceRevisions,omitzero"`
 }
 
 type DescribeServicesRequest struct {
 	Cluster  string   `json:"cluster,omitempty"`
-	Include  []string `json:"include,omitempty"`
-	Services []string `json:"services,omitempty" aws:"required"`
+	Include  []string `json:"include,omitzero"`
+	Services []string `json:"services,omitzero" aws:"required"`
 }
 
 type DescribeServicesResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Services []Service `json:"services,omitempty"`
+	Failures []Failure `json:"failures,omitzero"`
+	Services []Service `json:"services,omitzero"`
 }
 
 type DescribeTaskDefinitionRequest struct {
-	Include        []string `json:"include,omitempty"`
+	Include        []string `json:"include,omitzero"`
 	TaskDefinition string   `json:"taskDefinition,omitempty" aws:"required"`
 }
 
 type DescribeTaskDefinitionResponse struct {
-	Tags           []Tag           `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags           []Tag           `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty"`
 }
 
 type DescribeTaskSetsRequest struct {
 	Cluster  string   `json:"cluster,omitempty" aws:"required"`
-	Include  []string `json:"include,omitempty"`
+	Include  []string `json:"include,omitzero"`
 	Service  string   `json:"service,omitempty" aws:"required"`
-	TaskSets []string `json:"taskSets,omitempty"`
+	TaskSets []string `json:"taskSets,omitzero"`
 }
 
 type DescribeTaskSetsResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	TaskSets []TaskSet `json:"taskSets,omitempty"`
+	Failures []Failure `json:"failures,omitzero"`
+	TaskSets []TaskSet `json:"taskSets,omitzero"`
 }
 
 type DescribeTasksRequest struct {
 	Cluster string   `json:"cluster,omitempty"`
-	Include []string `json:"include,omitempty"`
-	Tasks   []string `json:"tasks,omitempty" aws:"required"`
+	Include []string `json:"include,omitzero"`
+	Tasks   []string `json:"tasks,omitzero" aws:"required"`
 }
 
 type DescribeTasksResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures []Failure `json:"failures,omitzero"`
+	Tasks    []Task    `json:"tasks,omitzero"`
 }
 
 type Device struct {
 	ContainerPath string   `json:"containerPath,omitempty"`
 	HostPath      string   `json:"hostPath,omitempty" aws:"required"`
-	Permissions   []string `json:"permissions,omitempty"`
+	Permissions   []string `json:"permissions,omitzero"`
 }
 
 type DiscoverPollEndpointRequest struct {
@@ -1171,19 +1171,19 @@ type DiscoverPollEndpointResponse struct {
 type DockerVolumeConfiguration struct {
 	Autoprovision *bool             `json:"autoprovision,omitempty"`
 	Driver        string            `json:"driver,omitempty"`
-	DriverOpts    map[string]string `json:"driverOpts,omitempty"`
-	Labels        map[string]string `json:"labels,omitempty"`
+	DriverOpts    map[string]string `json:"driverOpts,omitzero"`
+	Labels        map[string]string `json:"labels,omitzero"`
 	Scope         string            `json:"scope,omitempty" aws:"enum=Scope"`
 }
 
 type EBSTagSpecification struct {
 	PropagateTags string `json:"propagateTags,omitempty" aws:"enum=PropagateTags"`
 	ResourceType  string `json:"resourceType,omitempty" aws:"required,enum=EBSResourceType"`
-	Tags          []Tag  `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags          []Tag  `json:"tags,omitzero" aws:"min=0,max=50"`
 }
 
 type ECSExpressGatewayService struct {
-	ActiveConfigurations  []ExpressGatewayServiceConfiguration `json:"activeConfigurations,omitempty"`
+	ActiveConfigurations  []ExpressGatewayServiceConfiguration `json:"activeConfigurations,omitzero"`
 	Cluster               string                               `json:"cluster,omitempty"`
 	CreatedAt             *wire.Time                           `json:"createdAt,omitempty"`
 	CurrentDeployment     string                               `json:"currentDeployment,omitempty"`
@@ -1191,16 +1191,16 @@ type ECSExpressGatewayService struct {
 	ServiceArn            string                               `json:"serviceArn,omitempty"`
 	ServiceName           string                               `json:"serviceName,omitempty"`
 	Status                *ExpressGatewayServiceStatus         `json:"status,omitempty"`
-	Tags                  []Tag                                `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                  []Tag                                `json:"tags,omitzero" aws:"min=0,max=50"`
 	UpdatedAt             *wire.Time                           `json:"updatedAt,omitempty"`
 }
 
 type ECSManagedResources struct {
 	AutoScaling           *ManagedAutoScaling    `json:"autoScaling,omitempty"`
-	IngressPaths          []ManagedIngressPath   `json:"ingressPaths,omitempty"`
-	LogGroups             []ManagedLogGroup      `json:"logGroups,omitempty"`
-	MetricAlarms          []ManagedMetricAlarm   `json:"metricAlarms,omitempty"`
-	ServiceSecurityGroups []ManagedSecurityGroup `json:"serviceSecurityGroups,omitempty"`
+	IngressPaths          []ManagedIngressPath   `json:"ingressPaths,omitzero"`
+	LogGroups             []ManagedLogGroup      `json:"logGroups,omitzero"`
+	MetricAlarms          []ManagedMetricAlarm   `json:"metricAlarms,omitzero"`
+	ServiceSecurityGroups []ManagedSecurityGroup `json:"serviceSecurityGroups,omitzero"`
 }
 
 type EFSAuthorizationConfig struct {
@@ -1258,12 +1258,12 @@ type ExecuteCommandResponse struct {
 
 type ExpressGatewayContainer struct {
 	AwsLogsConfiguration  *ExpressGatewayServiceAwsLogsConfiguration `json:"awsLogsConfiguration,omitempty"`
-	Command               []string                                   `json:"command,omitempty"`
+	Command               []string                                   `json:"command,omitzero"`
 	ContainerPort         *int32                                     `json:"containerPort,omitempty"`
-	Environment           []KeyValuePair                             `json:"environment,omitempty"`
+	Environment           []KeyValuePair                             `json:"environment,omitzero"`
 	Image                 string                                     `json:"image,omitempty" aws:"required"`
 	RepositoryCredentials *ExpressGatewayRepositoryCredentials       `json:"repositoryCredentials,omitempty"`
-	Secrets               []Secret                                   `json:"secrets,omitempty"`
+	Secrets               []Secret                                   `json:"secrets,omitzero"`
 }
 
 type ExpressGatewayRepositoryCredentials struct {
@@ -1287,7 +1287,7 @@ type ExpressGatewayServiceConfiguration struct {
 	CreatedAt            *wire.Time                                 `json:"createdAt,omitempty"`
 	ExecutionRoleArn     string                                     `json:"executionRoleArn,omitempty"`
 	HealthCheckPath      string                                     `json:"healthCheckPath,omitempty"`
-	IngressPaths         []IngressPathSummary                       `json:"ingressPaths,omitempty"`
+	IngressPaths         []IngressPathSummary                       `json:"ingressPaths,omitzero"`
 	Memory               string                                     `json:"memory,omitempty"`
 	NetworkConfiguration *ExpressGatewayServiceNetworkConfiguration `json:"networkConfiguration,omitempty"`
 	PrimaryContainer     *ExpressGatewayContainer                   `json:"primaryContainer,omitempty"`
@@ -1297,8 +1297,8 @@ type ExpressGatewayServiceConfiguration struct {
 }
 
 type ExpressGatewayServiceNetworkConfiguration struct {
-	SecurityGroups []string `json:"securityGroups,omitempty"`
-	Subnets        []string `json:"subnets,omitempty"`
+	SecurityGroups []string `json:"securityGroups,omitzero"`
+	Subnets        []string `json:"subnets,omitzero"`
 }
 
 type ExpressGatewayServiceStatus struct {
@@ -1324,22 +1324,22 @@ type Failure struct {
 }
 
 type FirelensConfiguration struct {
-	Options map[string]string `json:"options,omitempty"`
+	Options map[string]string `json:"options,omitzero"`
 	Type    string            `json:"type,omitempty" aws:"required,enum=FirelensConfigurationType"`
 }
 
 type GetTaskProtectionRequest struct {
 	Cluster string   `json:"cluster,omitempty" aws:"required"`
-	Tasks   []string `json:"tasks,omitempty"`
+	Tasks   []string `json:"tasks,omitzero"`
 }
 
 type GetTaskProtectionResponse struct {
-	Failures       []Failure       `json:"failures,omitempty"`
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures,omitzero"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitzero"`
 }
 
 type HealthCheck struct {
-	Command     []string `json:"command,omitempty" aws:"required"`
+	Command     []string `json:"command,omitzero" aws:"required"`
 	Interval    *int32   `json:"interval,omitempty"`
 	Retries     *int32   `json:"retries,omitempty"`
 	StartPeriod *int32   `json:"startPeriod,omitempty"`
@@ -1411,19 +1411,19 @@ type InstanceLaunchTemplateUpdate struct {
 
 type InstanceRequirementsRequest struct {
 	AcceleratorCount                               *AcceleratorCountRequest          `json:"acceleratorCount,omitempty"`
-	AcceleratorManufacturers                       []string                          `json:"acceleratorManufacturers,omitempty"`
-	AcceleratorNames                               []string                          `json:"acceleratorNames,omitempty"`
+	AcceleratorManufacturers                       []string                          `json:"acceleratorManufacturers,omitzero"`
+	AcceleratorNames                               []string                          `json:"acceleratorNames,omitzero"`
 	AcceleratorTotalMemoryMiB                      *AcceleratorTotalMemoryMiBRequest `json:"acceleratorTotalMemoryMiB,omitempty"`
-	AcceleratorTypes                               []string                          `json:"acceleratorTypes,omitempty"`
-	AllowedInstanceTypes                           []string                          `json:"allowedInstanceTypes,omitempty" aws:"min=0,max=400"`
+	AcceleratorTypes                               []string                          `json:"acceleratorTypes,omitzero"`
+	AllowedInstanceTypes                           []string                          `json:"allowedInstanceTypes,omitzero" aws:"min=0,max=400"`
 	BareMetal                                      string                            `json:"bareMetal,omitempty" aws:"enum=BareMetal"`
 	BaselineEbsBandwidthMbps                       *BaselineEbsBandwidthMbpsRequest  `json:"baselineEbsBandwidthMbps,omitempty"`
 	BurstablePerformance                           string                            `json:"burstablePerformance,omitempty" aws:"enum=BurstablePerformance"`
-	CpuManufacturers                               []string                          `json:"cpuManufacturers,omitempty"`
-	ExcludedInstanceTypes                          []string                          `json:"excludedInstanceTypes,omitempty" aws:"min=0,max=400"`
-	InstanceGenerations                            []string                          `json:"instanceGenerations,omitempty"`
+	CpuManufacturers                               []string                          `json:"cpuManufacturers,omitzero"`
+	ExcludedInstanceTypes                          []string                          `json:"excludedInstanceTypes,omitzero" aws:"min=0,max=400"`
+	InstanceGenerations                            []string                          `json:"instanceGenerations,omitzero"`
 	LocalStorage                                   string                            `json:"localStorage,omitempty" aws:"enum=LocalStorage"`
-	LocalStorageTypes                              []string                          `json:"localStorageTypes,omitempty"`
+	LocalStorageTypes                              []string                          `json:"localStorageTypes,omitzero"`
 	MaxSpotPriceAsPercentageOfOptimalOnDemandPrice *int32                            `json:"maxSpotPriceAsPercentageOfOptimalOnDemandPrice,omitempty"`
 	MemoryGiBPerVCpu                               *MemoryGiBPerVCpuRequest          `json:"memoryGiBPerVCpu,omitempty"`
 	MemoryMiB                                      *MemoryMiBRequest                 `json:"memoryMiB,omitempty" aws:"required"`
@@ -1437,8 +1437,8 @@ type InstanceRequirementsRequest struct {
 }
 
 type KernelCapabilities struct {
-	Add  []string `json:"add,omitempty"`
-	Drop []string `json:"drop,omitempty"`
+	Add  []string `json:"add,omitzero"`
+	Drop []string `json:"drop,omitzero"`
 }
 
 type KeyValuePair struct {
@@ -1453,12 +1453,12 @@ type LinearConfiguration struct {
 
 type LinuxParameters struct {
 	Capabilities       *KernelCapabilities `json:"capabilities,omitempty"`
-	Devices            []Device            `json:"devices,omitempty"`
+	Devices            []Device            `json:"devices,omitzero"`
 	InitProcessEnabled *bool               `json:"initProcessEnabled,omitempty"`
 	MaxSwap            *int32              `json:"maxSwap,omitempty"`
 	SharedMemorySize   *int32              `json:"sharedMemorySize,omitempty"`
 	Swappiness         *int32              `json:"swappiness,omitempty"`
-	Tmpfs              []Tmpfs             `json:"tmpfs,omitempty"`
+	Tmpfs              []Tmpfs             `json:"tmpfs,omitzero"`
 }
 
 type ListAccountSettingsRequest struct {
@@ -1472,7 +1472,7 @@ type ListAccountSettingsRequest struct {
 
 type ListAccountSettingsResponse struct {
 	NextToken string    `json:"nextToken,omitempty"`
-	Settings  []Setting `json:"settings,omitempty"`
+	Settings  []Setting `json:"settings,omitzero"`
 }
 
 type ListAttributesRequest struct {
@@ -1485,7 +1485,7 @@ type ListAttributesRequest struct {
 }
 
 type ListAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero"`
 	NextToken  string      `json:"nextToken,omitempty"`
 }
 
@@ -1495,7 +1495,7 @@ type ListClustersRequest struct {
 }
 
 type ListClustersResponse struct {
-	ClusterArns []string `json:"clusterArns,omitempty"`
+	ClusterArns []string `json:"clusterArns,omitzero"`
 	NextToken   string   `json:"nextToken,omitempty"`
 }
 
@@ -1508,7 +1508,7 @@ type ListContainerInstancesRequest struct {
 }
 
 type ListContainerInstancesResponse struct {
-	ContainerInstanceArns []string `json:"containerInstanceArns,omitempty"`
+	ContainerInstanceArns []string `json:"containerInstanceArns,omitzero"`
 	NextToken             string   `json:"nextToken,omitempty"`
 }
 
@@ -1517,11 +1517,11 @@ type ListDaemonDeploymentsRequest struct {
 	DaemonArn  string     `json:"daemonArn,omitempty" aws:"required"`
 	MaxResults *int32     `json:"maxResults,omitempty"`
 	NextToken  string     `json:"nextToken,omitempty"`
-	Status     []string   `json:"status,omitempty"`
+	Status     []string   `json:"status,omitzero"`
 }
 
 type ListDaemonDeploymentsResponse struct {
-	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments,omitempty"`
+	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments,omitzero"`
 	NextToken         string                    `json:"nextToken,omitempty"`
 }
 
@@ -1536,19 +1536,19 @@ type ListDaemonTaskDefinitionsRequest struct {
 }
 
 type ListDaemonTaskDefinitionsResponse struct {
-	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions,omitempty"`
+	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions,omitzero"`
 	NextToken             string                        `json:"nextToken,omitempty"`
 }
 
 type ListDaemonsRequest struct {
-	CapacityProviderArns []string `json:"capacityProviderArns,omitempty"`
+	CapacityProviderArns []string `json:"capacityProviderArns,omitzero"`
 	ClusterArn           string   `json:"clusterArn,omitempty"`
 	MaxResults           *int32   `json:"maxResults,omitempty"`
 	NextToken            string   `json:"nextToken,omitempty"`
 }
 
 type ListDaemonsResponse struct {
-	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList,omitempty"`
+	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList,omitzero"`
 	NextToken           string          `json:"nextToken,omitempty"`
 }
 
@@ -1558,12 +1558,12 @@ type ListServiceDeploymentsRequest struct {
 	MaxResults *int32     `json:"maxResults,omitempty"`
 	NextToken  string     `json:"nextToken,omitempty"`
 	Service    string     `json:"service,omitempty" aws:"required"`
-	Status     []string   `json:"status,omitempty"`
+	Status     []string   `json:"status,omitzero"`
 }
 
 type ListServiceDeploymentsResponse struct {
 	NextToken          string                   `json:"nextToken,omitempty"`
-	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments,omitempty"`
+	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments,omitzero"`
 }
 
 type ListServicesByNamespaceRequest struct {
@@ -1574,7 +1574,7 @@ type ListServicesByNamespaceRequest struct {
 
 type ListServicesByNamespaceResponse struct {
 	NextToken   string   `json:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns,omitzero"`
 }
 
 type ListServicesRequest struct {
@@ -1588,7 +1588,7 @@ type ListServicesRequest struct {
 
 type ListServicesResponse struct {
 	NextToken   string   `json:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns,omitzero"`
 }
 
 type ListTagsForResourceRequest struct {
@@ -1596,7 +1596,7 @@ type ListTagsForResourceRequest struct {
 }
 
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags []Tag `json:"tags,omitzero" aws:"min=0,max=50"`
 }
 
 type ListTaskDefinitionFamiliesRequest struct {
@@ -1607,7 +1607,7 @@ type ListTaskDefinitionFamiliesRequest struct {
 }
 
 type ListTaskDefinitionFamiliesResponse struct {
-	Families  []string `json:"families,omitempty"`
+	Families  []string `json:"families,omitzero"`
 	NextToken string   `json:"nextToken,omitempty"`
 }
 
@@ -1621,7 +1621,7 @@ type ListTaskDefinitionsRequest struct {
 
 type ListTaskDefinitionsResponse struct {
 	NextToken          string   `json:"nextToken,omitempty"`
-	TaskDefinitionArns []string `json:"taskDefinitionArns,omitempty"`
+	TaskDefinitionArns []string `json:"taskDefinitionArns,omitzero"`
 }
 
 type ListTasksRequest struct {
@@ -1639,7 +1639,7 @@ type ListTasksRequest struct {
 
 type ListTasksResponse struct {
 	NextToken string   `json:"nextToken,omitempty"`
-	TaskArns  []string `json:"taskArns,omitempty"`
+	TaskArns  []string `json:"taskArns,omitzero"`
 }
 
 type LoadBalancer struct {
@@ -1652,8 +1652,8 @@ type LoadBalancer struct {
 
 type LogConfiguration struct {
 	LogDriver     string            `json:"logDriver,omitempty" aws:"required,enum=LogDriver"`
-	Options       map[string]string `json:"options,omitempty"`
-	SecretOptions []Secret          `json:"secretOptions,omitempty"`
+	Options       map[string]string `json:"options,omitzero"`
+	SecretOptions []Secret          `json:"secretOptions,omitzero"`
 }
 
 type ManagedAgent struct {
@@ -1681,7 +1681,7 @@ type ManagedApplicationAutoScalingPolicy struct {
 }
 
 type ManagedAutoScaling struct {
-	ApplicationAutoScalingPolicies []ManagedApplicationAutoScalingPolicy `json:"applicationAutoScalingPolicies,omitempty"`
+	ApplicationAutoScalingPolicies []ManagedApplicationAutoScalingPolicy `json:"applicationAutoScalingPolicies,omitzero"`
 	ScalableTarget                 *ManagedScalableTarget                `json:"scalableTarget,omitempty"`
 }
 
@@ -1699,9 +1699,9 @@ type ManagedIngressPath struct {
 	Endpoint                   string                 `json:"endpoint,omitempty" aws:"required"`
 	Listener                   *ManagedListener       `json:"listener,omitempty"`
 	LoadBalancer               *ManagedLoadBalancer   `json:"loadBalancer,omitempty"`
-	LoadBalancerSecurityGroups []ManagedSecurityGroup `json:"loadBalancerSecurityGroups,omitempty"`
+	LoadBalancerSecurityGroups []ManagedSecurityGroup `json:"loadBalancerSecurityGroups,omitzero"`
 	Rule                       *ManagedListenerRule   `json:"rule,omitempty"`
-	TargetGroups               []ManagedTargetGroup   `json:"targetGroups,omitempty"`
+	TargetGroups               []ManagedTargetGroup   `json:"targetGroups,omitzero"`
 }
 
 type ManagedInstancesLocalStorageConfiguration struct {
@@ -1709,8 +1709,8 @@ type ManagedInstancesLocalStorageConfiguration struct {
 }
 
 type ManagedInstancesNetworkConfiguration struct {
-	SecurityGroups []string `json:"securityGroups,omitempty"`
-	Subnets        []string `json:"subnets,omitempty"`
+	SecurityGroups []string `json:"securityGroups,omitzero"`
+	Subnets        []string `json:"subnets,omitzero"`
 }
 
 type ManagedInstancesProvider struct {
@@ -1742,10 +1742,10 @@ type ManagedListenerRule struct {
 type ManagedLoadBalancer struct {
 	Arn              string     `json:"arn,omitempty"`
 	Scheme           string     `json:"scheme,omitempty" aws:"required"`
-	SecurityGroupIds []string   `json:"securityGroupIds,omitempty"`
+	SecurityGroupIds []string   `json:"securityGroupIds,omitzero"`
 	Status           string     `json:"status,omitempty" aws:"required,enum=ManagedResourceStatus"`
 	StatusReason     string     `json:"statusReason,omitempty"`
-	SubnetIds        []string   `json:"subnetIds,omitempty"`
+	SubnetIds        []string   `json:"subnetIds,omitzero"`
 	UpdatedAt        *wire.Time `json:"updatedAt,omitempty" aws:"required"`
 }
 
@@ -1880,7 +1880,7 @@ type ProtectedTask struct {
 
 type ProxyConfiguration struct {
 	ContainerName string         `json:"containerName,omitempty" aws:"required"`
-	Properties    []KeyValuePair `json:"properties,omitempty"`
+	Properties    []KeyValuePair `json:"properties,omitzero"`
 	Type          string         `json:"type,omitempty" aws:"enum=ProxyConfigurationType"`
 }
 
@@ -1904,18 +1904,18 @@ type PutAccountSettingResponse struct {
 }
 
 type PutAttributesRequest struct {
-	Attributes []Attribute `json:"attributes,omitempty" aws:"required"`
+	Attributes []Attribute `json:"attributes,omitzero" aws:"required"`
 	Cluster    string      `json:"cluster,omitempty"`
 }
 
 type PutAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes,omitzero"`
 }
 
 type PutClusterCapacityProvidersRequest struct {
-	CapacityProviders               []string                       `json:"capacityProviders,omitempty" aws:"required"`
+	CapacityProviders               []string                       `json:"capacityProviders,omitzero" aws:"required"`
 	Cluster                         string                         `json:"cluster,omitempty" aws:"required"`
-	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitempty" aws:"required"`
+	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitzero" aws:"required"`
 }
 
 type PutClusterCapacityProvidersResponse struct {
@@ -1923,14 +1923,14 @@ type PutClusterCapacityProvidersResponse struct {
 }
 
 type RegisterContainerInstanceRequest struct {
-	Attributes                        []Attribute      `json:"attributes,omitempty"`
+	Attributes                        []Attribute      `json:"attributes,omitzero"`
 	Cluster                           string           `json:"cluster,omitempty"`
 	ContainerInstanceArn              string           `json:"containerInstanceArn,omitempty"`
 	InstanceIdentityDocument          string           `json:"instanceIdentityDocument,omitempty"`
 	InstanceIdentityDocumentSignature string           `json:"instanceIdentityDocumentSignature,omitempty"`
-	PlatformDevices                   []PlatformDevice `json:"platformDevices,omitempty"`
-	Tags                              []Tag            `json:"tags,omitempty" aws:"min=0,max=50"`
-	TotalResources                    []Resource       `json:"totalResources,omitempty"`
+	PlatformDevices                   []PlatformDevice `json:"platformDevices,omitzero"`
+	Tags                              []Tag            `json:"tags,omitzero" aws:"min=0,max=50"`
+	TotalResources                    []Resource       `json:"totalResources,omitzero"`
 	VersionInfo                       *VersionInfo     `json:"versionInfo,omitempty"`
 }
 
@@ -1939,14 +1939,14 @@ type RegisterContainerInstanceResponse struct {
 }
 
 type RegisterDaemonTaskDefinitionRequest struct {
-	ContainerDefinitions []DaemonContainerDefinition `json:"containerDefinitions,omitempty" aws:"required"`
+	ContainerDefinitions []DaemonContainerDefinition `json:"containerDefinitions,omitzero" aws:"required"`
 	Cpu                  string                      `json:"cpu,omitempty"`
 	ExecutionRoleArn     string                      `json:"executionRoleArn,omitempty"`
 	Family               string                      `json:"family,omitempty" aws:"required"`
 	Memory               string                      `json:"memory,omitempty"`
-	Tags                 []Tag                       `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                 []Tag                       `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskRoleArn          string                      `json:"taskRoleArn,omitempty"`
-	Volumes              []DaemonVolume              `json:"volumes,omitempty"`
+	Volumes              []DaemonVolume              `json:"volumes,omitzero"`
 }
 
 type RegisterDaemonTaskDefinitionResponse struct {
@@ -1954,28 +1954,28 @@ type RegisterDaemonTaskDefinitionResponse struct {
 }
 
 type RegisterTaskDefinitionRequest struct {
-	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitempty" aws:"required"`
+	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitzero" aws:"required"`
 	Cpu                     string                              `json:"cpu,omitempty"`
 	EnableFaultInjection    *bool                               `json:"enableFaultInjection,omitempty"`
 	EphemeralStorage        *EphemeralStorage                   `json:"ephemeralStorage,omitempty"`
 	ExecutionRoleArn        string                              `json:"executionRoleArn,omitempty"`
 	Family                  string                              `json:"family,omitempty" aws:"required"`
-	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitempty"`
+	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitzero"`
 	IpcMode                 string                              `json:"ipcMode,omitempty" aws:"enum=IpcMode"`
 	Memory                  string                              `json:"memory,omitempty"`
 	NetworkMode             string                              `json:"networkMode,omitempty" aws:"enum=NetworkMode"`
 	PidMode                 string                              `json:"pidMode,omitempty" aws:"enum=PidMode"`
-	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitempty"`
+	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitzero"`
 	ProxyConfiguration      *ProxyConfiguration                 `json:"proxyConfiguration,omitempty"`
-	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitempty"`
+	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitzero"`
 	RuntimePlatform         *RuntimePlatform                    `json:"runtimePlatform,omitempty"`
-	Tags                    []Tag                               `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                    []Tag                               `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskRoleArn             string                              `json:"taskRoleArn,omitempty"`
-	Volumes                 []Volume                            `json:"volumes,omitempty"`
+	Volumes                 []Volume                            `json:"volumes,omitzero"`
 }
 
 type RegisterTaskDefinitionResponse struct {
-	Tags           []Tag           `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags           []Tag           `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty"`
 }
 
@@ -1984,7 +1984,7 @@ type RepositoryCredentials struct {
 }
 
 type ResolvedConfiguration struct {
-	LoadBalancers []ServiceRevisionLoadBalancer `json:"loadBalancers,omitempty"`
+	LoadBalancers []ServiceRevisionLoadBalancer `json:"loadBalancers,omitzero"`
 }
 
 type Resource struct {
@@ -1992,7 +1992,7 @@ type Resource struct {
 	IntegerValue   int32    `json:"integerValue"`
 	LongValue      int64    `json:"longValue"`
 	Name           string   `json:"name,omitempty"`
-	StringSetValue []string `json:"stringSetValue,omitempty"`
+	StringSetValue []string `json:"stringSetValue,omitzero"`
 	Type           string   `json:"type,omitempty"`
 }
 
@@ -2008,7 +2008,7 @@ type Rollback struct {
 }
 
 type RunTaskRequest struct {
-	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero"`
 	ClientToken              string                         `json:"clientToken,omitempty"`
 	Cluster                  string                         `json:"cluster,omitempty"`
 	Count                    *int32                         `json:"count,omitempty"`
@@ -2018,20 +2018,20 @@ type RunTaskRequest struct {
 	LaunchType               string                         `json:"launchType,omitempty" aws:"enum=LaunchType"`
 	NetworkConfiguration     *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
 	Overrides                *TaskOverride                  `json:"overrides,omitempty"`
-	PlacementConstraints     []PlacementConstraint          `json:"placementConstraints,omitempty"`
-	PlacementStrategy        []PlacementStrategy            `json:"placementStrategy,omitempty"`
+	PlacementConstraints     []PlacementConstraint          `json:"placementConstraints,omitzero"`
+	PlacementStrategy        []PlacementStrategy            `json:"placementStrategy,omitzero"`
 	PlatformVersion          string                         `json:"platformVersion,omitempty"`
 	PropagateTags            string                         `json:"propagateTags,omitempty" aws:"enum=PropagateTags"`
 	ReferenceId              string                         `json:"referenceId,omitempty"`
 	StartedBy                string                         `json:"startedBy,omitempty"`
-	Tags                     []Tag                          `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                     []Tag                          `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition           string                         `json:"taskDefinition,omitempty" aws:"required"`
-	VolumeConfigurations     []TaskVolumeConfiguration      `json:"volumeConfigurations,omitempty"`
+	VolumeConfigurations     []TaskVolumeConfiguration      `json:"volumeConfigurations,omitzero"`
 }
 
 type RunTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures []Failure `json:"failures,omitzero"`
+	Tasks    []Task    `json:"tasks,omitzero"`
 }
 
 type RuntimePlatform struct {
@@ -2058,26 +2058,26 @@ type Secret struct {
 
 type Service struct {
 	AvailabilityZoneRebalancing   string                          `json:"availabilityZoneRebalancing,omitempty" aws:"enum=AvailabilityZoneRebalancing"`
-	CapacityProviderStrategy      []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy      []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitzero"`
 	ClusterArn                    string                          `json:"clusterArn,omitempty"`
 	CreatedAt                     *wire.Time                      `json:"createdAt,omitempty"`
 	CreatedBy                     string                          `json:"createdBy,omitempty"`
 	CurrentServiceDeployment      string                          `json:"currentServiceDeployment,omitempty"`
-	CurrentServiceRevisions       []ServiceCurrentRevisionSummary `json:"currentServiceRevisions,omitempty"`
+	CurrentServiceRevisions       []ServiceCurrentRevisionSummary `json:"currentServiceRevisions,omitzero"`
 	DeploymentConfiguration       *DeploymentConfiguration        `json:"deploymentConfiguration,omitempty"`
 	DeploymentController          *DeploymentController           `json:"deploymentController,omitempty"`
-	Deployments                   []Deployment                    `json:"deployments,omitempty"`
+	Deployments                   []Deployment                    `json:"deployments,omitzero"`
 	DesiredCount                  int32                           `json:"desiredCount"`
 	EnableECSManagedTags          bool                            `json:"enableECSManagedTags"`
 	EnableExecuteCommand          bool                            `json:"enableExecuteCommand"`
-	Events                        []ServiceEvent                  `json:"events,omitempty"`
+	Events                        []ServiceEvent                  `json:"events,omitzero"`
 	HealthCheckGracePeriodSeconds *int32                          `json:"healthCheckGracePeriodSeconds,omitempty"`
 	LaunchType                    string                          `json:"launchType,omitempty" aws:"enum=LaunchType"`
-	LoadBalancers                 []LoadBalancer                  `json:"loadBalancers,omitempty"`
+	LoadBalancers                 []LoadBalancer                  `json:"loadBalancers,omitzero"`
 	NetworkConfiguration          *NetworkConfiguration           `json:"networkConfiguration,omitempty"`
 	PendingCount                  int32                           `json:"pendingCount"`
-	PlacementConstraints          []PlacementConstraint           `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy             `json:"placementStrategy,omitempty"`
+	PlacementConstraints          []PlacementConstraint           `json:"placementConstraints,omitzero"`
+	PlacementStrategy             []PlacementStrategy             `json:"placementStrategy,omitzero"`
 	PlatformFamily                string                          `json:"platformFamily,omitempty"`
 	PlatformVersion               string                          `json:"platformVersion,omitempty"`
 	PropagateTags                 string                          `json:"propagateTags,omitempty" aws:"enum=PropagateTags"`
@@ -2087,11 +2087,11 @@ type Service struct {
 	SchedulingStrategy            string                          `json:"schedulingStrategy,omitempty" aws:"enum=SchedulingStrategy"`
 	ServiceArn                    string                          `json:"serviceArn,omitempty"`
 	ServiceName                   string                          `json:"serviceName,omitempty"`
-	ServiceRegistries             []ServiceRegistry               `json:"serviceRegistries,omitempty"`
+	ServiceRegistries             []ServiceRegistry               `json:"serviceRegistries,omitzero"`
 	Status                        string                          `json:"status,omitempty"`
-	Tags                          []Tag                           `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                          []Tag                           `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition                string                          `json:"taskDefinition,omitempty"`
-	TaskSets                      []TaskSet                       `json:"taskSets,omitempty"`
+	TaskSets                      []TaskSet                       `json:"taskSets,omitzero"`
 }
 
 type ServiceConnectAccessLogConfiguration struct {
@@ -2110,11 +2110,11 @@ type ServiceConnectConfiguration struct {
 	Enabled                bool                                  `json:"enabled" aws:"required"`
 	LogConfiguration       *LogConfiguration                     `json:"logConfiguration,omitempty"`
 	Namespace              string                                `json:"namespace,omitempty"`
-	Services               []ServiceConnectService               `json:"services,omitempty"`
+	Services               []ServiceConnectService               `json:"services,omitzero"`
 }
 
 type ServiceConnectService struct {
-	ClientAliases       []ServiceConnectClientAlias     `json:"clientAliases,omitempty"`
+	ClientAliases       []ServiceConnectClientAlias     `json:"clientAliases,omitzero"`
 	DiscoveryName       string                          `json:"discoveryName,omitempty"`
 	IngressPortOverride *int32                          `json:"ingressPortOverride,omitempty" aws:"min=0,max=65535"`
 	PortName            string                          `json:"portName,omitempty" aws:"required"`
@@ -2164,12 +2164,12 @@ type ServiceDeployment struct {
 	DeploymentCircuitBreaker *ServiceDeploymentCircuitBreaker `json:"deploymentCircuitBreaker,omitempty"`
 	DeploymentConfiguration  *DeploymentConfiguration         `json:"deploymentConfiguration,omitempty"`
 	FinishedAt               *wire.Time                       `json:"finishedAt,omitempty"`
-	LifecycleHookDetails     []DeploymentLifecycleHookDetail  `json:"lifecycleHookDetails,omitempty"`
+	LifecycleHookDetails     []DeploymentLifecycleHookDetail  `json:"lifecycleHookDetails,omitzero"`
 	LifecycleStage           string                           `json:"lifecycleStage,omitempty" aws:"enum=ServiceDeploymentLifecycleStage"`
 	Rollback                 *Rollback                        `json:"rollback,omitempty"`
 	ServiceArn               string                           `json:"serviceArn,omitempty"`
 	ServiceDeploymentArn     string                           `json:"serviceDeploymentArn,omitempty"`
-	SourceServiceRevisions   []ServiceRevisionSummary         `json:"sourceServiceRevisions,omitempty"`
+	SourceServiceRevisions   []ServiceRevisionSummary         `json:"sourceServiceRevisions,omitzero"`
 	StartedAt                *wire.Time                       `json:"startedAt,omitempty"`
 	Status                   string                           `json:"status,omitempty" aws:"enum=ServiceDeploymentStatus"`
 	StatusReason             string                           `json:"statusReason,omitempty"`
@@ -2179,9 +2179,9 @@ type ServiceDeployment struct {
 }
 
 type ServiceDeploymentAlarms struct {
-	AlarmNames          []string `json:"alarmNames,omitempty"`
+	AlarmNames          []string `json:"alarmNames,omitzero"`
 	Status              string   `json:"status,omitempty" aws:"enum=ServiceDeploymentRollbackMonitorsStatus"`
-	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitempty"`
+	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitzero"`
 }
 
 type ServiceDeploymentBrief struct {
@@ -2216,7 +2216,7 @@ type ServiceManagedEBSVolumeConfiguration struct {
 	RoleArn                  string                `json:"roleArn,omitempty" aws:"required"`
 	SizeInGiB                *int32                `json:"sizeInGiB,omitempty"`
 	SnapshotId               string                `json:"snapshotId,omitempty"`
-	TagSpecifications        []EBSTagSpecification `json:"tagSpecifications,omitempty"`
+	TagSpecifications        []EBSTagSpecification `json:"tagSpecifications,omitzero"`
 	Throughput               *int32                `json:"throughput,omitempty"`
 	VolumeInitializationRate *int32                `json:"volumeInitializationRate,omitempty"`
 	VolumeType               string                `json:"volumeType,omitempty"`
@@ -2230,26 +2230,26 @@ type ServiceRegistry struct {
 }
 
 type ServiceRevision struct {
-	CapacityProviderStrategy    []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy    []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero"`
 	ClusterArn                  string                         `json:"clusterArn,omitempty"`
-	ContainerImages             []ContainerImage               `json:"containerImages,omitempty"`
+	ContainerImages             []ContainerImage               `json:"containerImages,omitzero"`
 	CreatedAt                   *wire.Time                     `json:"createdAt,omitempty"`
 	EcsManagedResources         *ECSManagedResources           `json:"ecsManagedResources,omitempty"`
 	FargateEphemeralStorage     *DeploymentEphemeralStorage    `json:"fargateEphemeralStorage,omitempty"`
 	GuardDutyEnabled            bool                           `json:"guardDutyEnabled"`
 	LaunchType                  string                         `json:"launchType,omitempty" aws:"enum=LaunchType"`
-	LoadBalancers               []LoadBalancer                 `json:"loadBalancers,omitempty"`
+	LoadBalancers               []LoadBalancer                 `json:"loadBalancers,omitzero"`
 	NetworkConfiguration        *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
 	PlatformFamily              string                         `json:"platformFamily,omitempty"`
 	PlatformVersion             string                         `json:"platformVersion,omitempty"`
 	ResolvedConfiguration       *ResolvedConfiguration         `json:"resolvedConfiguration,omitempty"`
 	ServiceArn                  string                         `json:"serviceArn,omitempty"`
 	ServiceConnectConfiguration *ServiceConnectConfiguration   `json:"serviceConnectConfiguration,omitempty"`
-	ServiceRegistries           []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	ServiceRegistries           []ServiceRegistry              `json:"serviceRegistries,omitzero"`
 	ServiceRevisionArn          string                         `json:"serviceRevisionArn,omitempty"`
 	TaskDefinition              string                         `json:"taskDefinition,omitempty"`
-	VolumeConfigurations        []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitempty"`
-	VpcLatticeConfigurations    []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty"`
+	VolumeConfigurations        []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitzero"`
+	VpcLatticeConfigurations    []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitzero"`
 }
 
 type ServiceRevisionLoadBalancer struct {
@@ -2286,7 +2286,7 @@ type Setting struct {
 
 type StartTaskRequest struct {
 	Cluster              string                    `json:"cluster,omitempty"`
-	ContainerInstances   []string                  `json:"containerInstances,omitempty" aws:"required"`
+	ContainerInstances   []string                  `json:"containerInstances,omitzero" aws:"required"`
 	EnableECSManagedTags bool                      `json:"enableECSManagedTags"`
 	EnableExecuteCommand bool                      `json:"enableExecuteCommand"`
 	Group                string                    `json:"group,omitempty"`
@@ -2295,14 +2295,14 @@ type StartTaskRequest struct {
 	PropagateTags        string                    `json:"propagateTags,omitempty" aws:"enum=PropagateTags"`
 	ReferenceId          string                    `json:"referenceId,omitempty"`
 	StartedBy            string                    `json:"startedBy,omitempty"`
-	Tags                 []Tag                     `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                 []Tag                     `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition       string                    `json:"taskDefinition,omitempty" aws:"required"`
-	VolumeConfigurations []TaskVolumeConfiguration `json:"volumeConfigurations,omitempty"`
+	VolumeConfigurations []TaskVolumeConfiguration `json:"volumeConfigurations,omitzero"`
 }
 
 type StartTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty"`
+	Failures []Failure `json:"failures,omitzero"`
+	Tasks    []Task    `json:"tasks,omitzero"`
 }
 
 type StopServiceDeploymentRequest struct {
@@ -2325,7 +2325,7 @@ type StopTaskResponse struct {
 }
 
 type SubmitAttachmentStateChangesRequest struct {
-	Attachments []AttachmentStateChange `json:"attachments,omitempty" aws:"required"`
+	Attachments []AttachmentStateChange `json:"attachments,omitzero" aws:"required"`
 	Cluster     string                  `json:"cluster,omitempty"`
 }
 
@@ -2337,7 +2337,7 @@ type SubmitContainerStateChangeRequest struct {
 	Cluster         string           `json:"cluster,omitempty"`
 	ContainerName   string           `json:"containerName,omitempty"`
 	ExitCode        *int32           `json:"exitCode,omitempty"`
-	NetworkBindings []NetworkBinding `json:"networkBindings,omitempty"`
+	NetworkBindings []NetworkBinding `json:"networkBindings,omitzero"`
 	Reason          string           `json:"reason,omitempty"`
 	RuntimeId       string           `json:"runtimeId,omitempty"`
 	Status          string           `json:"status,omitempty"`
@@ -2349,11 +2349,11 @@ type SubmitContainerStateChangeResponse struct {
 }
 
 type SubmitTaskStateChangeRequest struct {
-	Attachments        []AttachmentStateChange   `json:"attachments,omitempty"`
+	Attachments        []AttachmentStateChange   `json:"attachments,omitzero"`
 	Cluster            string                    `json:"cluster,omitempty"`
-	Containers         []ContainerStateChange    `json:"containers,omitempty"`
+	Containers         []ContainerStateChange    `json:"containers,omitzero"`
 	ExecutionStoppedAt *wire.Time                `json:"executionStoppedAt,omitempty"`
-	ManagedAgents      []ManagedAgentStateChange `json:"managedAgents,omitempty"`
+	ManagedAgents      []ManagedAgentStateChange `json:"managedAgents,omitzero"`
 	PullStartedAt      *wire.Time                `json:"pullStartedAt,omitempty"`
 	PullStoppedAt      *wire.Time                `json:"pullStoppedAt,omitempty"`
 	Reason             string                    `json:"reason,omitempty"`
@@ -2377,22 +2377,22 @@ type Tag struct {
 
 type TagResourceRequest struct {
 	ResourceArn string `json:"resourceArn,omitempty" aws:"required"`
-	Tags        []Tag  `json:"tags,omitempty" aws:"required,min=0,max=50"`
+	Tags        []Tag  `json:"tags,omitzero" aws:"required,min=0,max=50"`
 }
 
 type TagResourceResponse struct {
 }
 
 type Task struct {
-	Attachments             []Attachment           `json:"attachments,omitempty"`
-	Attributes              []Attribute            `json:"attributes,omitempty"`
+	Attachments             []Attachment           `json:"attachments,omitzero"`
+	Attributes              []Attribute            `json:"attributes,omitzero"`
 	AvailabilityZone        string                 `json:"availabilityZone,omitempty"`
 	CapacityProviderName    string                 `json:"capacityProviderName,omitempty"`
 	ClusterArn              string                 `json:"clusterArn,omitempty"`
 	Connectivity            string                 `json:"connectivity,omitempty" aws:"enum=Connectivity"`
 	ConnectivityAt          *wire.Time             `json:"connectivityAt,omitempty"`
 	ContainerInstanceArn    string                 `json:"containerInstanceArn,omitempty"`
-	Containers              []Container            `json:"containers,omitempty"`
+	Containers              []Container            `json:"containers,omitzero"`
 	Cpu                     string                 `json:"cpu,omitempty"`
 	CreatedAt               *wire.Time             `json:"createdAt,omitempty"`
 	DesiredStatus           string                 `json:"desiredStatus,omitempty"`
@@ -2402,7 +2402,7 @@ type Task struct {
 	FargateEphemeralStorage *TaskEphemeralStorage  `json:"fargateEphemeralStorage,omitempty"`
 	Group                   string                 `json:"group,omitempty"`
 	HealthStatus            string                 `json:"healthStatus,omitempty" aws:"enum=HealthStatus"`
-	InferenceAccelerators   []InferenceAccelerator `json:"inferenceAccelerators,omitempty"`
+	InferenceAccelerators   []InferenceAccelerator `json:"inferenceAccelerators,omitzero"`
 	LastStatus              string                 `json:"lastStatus,omitempty"`
 	LaunchType              string                 `json:"launchType,omitempty" aws:"enum=LaunchType"`
 	Memory                  string                 `json:"memory,omitempty"`
@@ -2417,15 +2417,15 @@ type Task struct {
 	StoppedAt               *wire.Time             `json:"stoppedAt,omitempty"`
 	StoppedReason           string                 `json:"stoppedReason,omitempty"`
 	StoppingAt              *wire.Time             `json:"stoppingAt,omitempty"`
-	Tags                    []Tag                  `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                    []Tag                  `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskArn                 string                 `json:"taskArn,omitempty"`
 	TaskDefinitionArn       string                 `json:"taskDefinitionArn,omitempty"`
 	Version                 int64                  `json:"version"`
 }
 
 type TaskDefinition struct {
-	Compatibilities         []string                            `json:"compatibilities,omitempty"`
-	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitempty"`
+	Compatibilities         []string                            `json:"compatibilities,omitzero"`
+	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitzero"`
 	Cpu                     string                              `json:"cpu,omitempty"`
 	DeleteRequestedAt       *wire.Time                          `json:"deleteRequestedAt,omitempty"`
 	DeregisteredAt          *wire.Time                          `json:"deregisteredAt,omitempty"`
@@ -2433,23 +2433,23 @@ type TaskDefinition struct {
 	EphemeralStorage        *EphemeralStorage                   `json:"ephemeralStorage,omitempty"`
 	ExecutionRoleArn        string                              `json:"executionRoleArn,omitempty"`
 	Family                  string                              `json:"family,omitempty"`
-	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitempty"`
+	InferenceAccelerators   []InferenceAccelerator              `json:"inferenceAccelerators,omitzero"`
 	IpcMode                 string                              `json:"ipcMode,omitempty" aws:"enum=IpcMode"`
 	Memory                  string                              `json:"memory,omitempty"`
 	NetworkMode             string                              `json:"networkMode,omitempty" aws:"enum=NetworkMode"`
 	PidMode                 string                              `json:"pidMode,omitempty" aws:"enum=PidMode"`
-	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitempty"`
+	PlacementConstraints    []TaskDefinitionPlacementConstraint `json:"placementConstraints,omitzero"`
 	ProxyConfiguration      *ProxyConfiguration                 `json:"proxyConfiguration,omitempty"`
 	RegisteredAt            *wire.Time                          `json:"registeredAt,omitempty"`
 	RegisteredBy            string                              `json:"registeredBy,omitempty"`
-	RequiresAttributes      []Attribute                         `json:"requiresAttributes,omitempty"`
-	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitempty"`
+	RequiresAttributes      []Attribute                         `json:"requiresAttributes,omitzero"`
+	RequiresCompatibilities []string                            `json:"requiresCompatibilities,omitzero"`
 	Revision                int32                               `json:"revision"`
 	RuntimePlatform         *RuntimePlatform                    `json:"runtimePlatform,omitempty"`
 	Status                  string                              `json:"status,omitempty" aws:"enum=TaskDefinitionStatus"`
 	TaskDefinitionArn       string                              `json:"taskDefinitionArn,omitempty"`
 	TaskRoleArn             string                              `json:"taskRoleArn,omitempty"`
-	Volumes                 []Volume                            `json:"volumes,omitempty"`
+	Volumes                 []Volume                            `json:"volumes,omitzero"`
 }
 
 type TaskDefinitionPlacementConstraint struct {
@@ -2470,7 +2470,7 @@ type TaskManagedEBSVolumeConfiguration struct {
 	RoleArn                  string                                 `json:"roleArn,omitempty" aws:"required"`
 	SizeInGiB                *int32                                 `json:"sizeInGiB,omitempty"`
 	SnapshotId               string                                 `json:"snapshotId,omitempty"`
-	TagSpecifications        []EBSTagSpecification                  `json:"tagSpecifications,omitempty"`
+	TagSpecifications        []EBSTagSpecification                  `json:"tagSpecifications,omitzero"`
 	TerminationPolicy        *TaskManagedEBSVolumeTerminationPolicy `json:"terminationPolicy,omitempty"`
 	Throughput               *int32                                 `json:"throughput,omitempty"`
 	VolumeInitializationRate *int32                                 `json:"volumeInitializationRate,omitempty"`
@@ -2482,17 +2482,17 @@ type TaskManagedEBSVolumeTerminationPolicy struct {
 }
 
 type TaskOverride struct {
-	ContainerOverrides            []ContainerOverride            `json:"containerOverrides,omitempty"`
+	ContainerOverrides            []ContainerOverride            `json:"containerOverrides,omitzero"`
 	Cpu                           string                         `json:"cpu,omitempty"`
 	EphemeralStorage              *EphemeralStorage              `json:"ephemeralStorage,omitempty"`
 	ExecutionRoleArn              string                         `json:"executionRoleArn,omitempty"`
-	InferenceAcceleratorOverrides []InferenceAcceleratorOverride `json:"inferenceAcceleratorOverrides,omitempty"`
+	InferenceAcceleratorOverrides []InferenceAcceleratorOverride `json:"inferenceAcceleratorOverrides,omitzero"`
 	Memory                        string                         `json:"memory,omitempty"`
 	TaskRoleArn                   string                         `json:"taskRoleArn,omitempty"`
 }
 
 type TaskSet struct {
-	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero"`
 	ClusterArn               string                         `json:"clusterArn,omitempty"`
 	ComputedDesiredCount     int32                          `json:"computedDesiredCount"`
 	CreatedAt                *wire.Time                     `json:"createdAt,omitempty"`
@@ -2500,7 +2500,7 @@ type TaskSet struct {
 	FargateEphemeralStorage  *DeploymentEphemeralStorage    `json:"fargateEphemeralStorage,omitempty"`
 	Id                       string                         `json:"id,omitempty"`
 	LaunchType               string                         `json:"launchType,omitempty" aws:"enum=LaunchType"`
-	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitempty"`
+	LoadBalancers            []LoadBalancer                 `json:"loadBalancers,omitzero"`
 	NetworkConfiguration     *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
 	PendingCount             int32                          `json:"pendingCount"`
 	PlatformFamily           string                         `json:"platformFamily,omitempty"`
@@ -2508,12 +2508,12 @@ type TaskSet struct {
 	RunningCount             int32                          `json:"runningCount"`
 	Scale                    *Scale                         `json:"scale,omitempty"`
 	ServiceArn               string                         `json:"serviceArn,omitempty"`
-	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	ServiceRegistries        []ServiceRegistry              `json:"serviceRegistries,omitzero"`
 	StabilityStatus          string                         `json:"stabilityStatus,omitempty" aws:"enum=StabilityStatus"`
 	StabilityStatusAt        *wire.Time                     `json:"stabilityStatusAt,omitempty"`
 	StartedBy                string                         `json:"startedBy,omitempty"`
 	Status                   string                         `json:"status,omitempty"`
-	Tags                     []Tag                          `json:"tags,omitempty" aws:"min=0,max=50"`
+	Tags                     []Tag                          `json:"tags,omitzero" aws:"min=0,max=50"`
 	TaskDefinition           string                         `json:"taskDefinition,omitempty"`
 	TaskSetArn               string                         `json:"taskSetArn,omitempty"`
 	UpdatedAt                *wire.Time                     `json:"updatedAt,omitempty"`
@@ -2531,7 +2531,7 @@ type TimeoutConfiguration struct {
 
 type Tmpfs struct {
 	ContainerPath string   `json:"containerPath,omitempty" aws:"required"`
-	MountOptions  []string `json:"mountOptions,omitempty"`
+	MountOptions  []string `json:"mountOptions,omitzero"`
 	Size          int32    `json:"size" aws:"required"`
 }
 
@@ -2548,7 +2548,7 @@ type Ulimit struct {
 
 type UntagResourceRequest struct {
 	ResourceArn string   `json:"resourceArn,omitempty" aws:"required"`
-	TagKeys     []string `json:"tagKeys,omitempty" aws:"required"`
+	TagKeys     []string `json:"tagKeys,omitzero" aws:"required"`
 }
 
 type UntagResourceResponse struct {
@@ -2569,7 +2569,7 @@ type UpdateClusterRequest struct {
 	Cluster                string                                `json:"cluster,omitempty" aws:"required"`
 	Configuration          *ClusterConfiguration                 `json:"configuration,omitempty"`
 	ServiceConnectDefaults *ClusterServiceConnectDefaultsRequest `json:"serviceConnectDefaults,omitempty"`
-	Settings               []ClusterSetting                      `json:"settings,omitempty"`
+	Settings               []ClusterSetting                      `json:"settings,omitzero"`
 }
 
 type UpdateClusterResponse struct {
@@ -2578,7 +2578,7 @@ type UpdateClusterResponse struct {
 
 type UpdateClusterSettingsRequest struct {
 	Cluster  string           `json:"cluster,omitempty" aws:"required"`
-	Settings []ClusterSetting `json:"settings,omitempty" aws:"required"`
+	Settings []ClusterSetting `json:"settings,omitzero" aws:"required"`
 }
 
 type UpdateClusterSettingsResponse struct {
@@ -2596,17 +2596,17 @@ type UpdateContainerAgentResponse struct {
 
 type UpdateContainerInstancesStateRequest struct {
 	Cluster            string   `json:"cluster,omitempty"`
-	ContainerInstances []string `json:"containerInstances,omitempty" aws:"required"`
+	ContainerInstances []string `json:"containerInstances,omitzero" aws:"required"`
 	Status             string   `json:"status,omitempty" aws:"required,enum=ContainerInstanceStatus"`
 }
 
 type UpdateContainerInstancesStateResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances,omitzero"`
+	Failures           []Failure           `json:"failures,omitzero"`
 }
 
 type UpdateDaemonRequest struct {
-	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitempty" aws:"required"`
+	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitzero" aws:"required"`
 	DaemonArn               string                         `json:"daemonArn,omitempty" aws:"required"`
 	DaemonTaskDefinitionArn string                         `json:"daemonTaskDefinitionArn,omitempty" aws:"required"`
 	DeploymentConfiguration *DaemonDeploymentConfiguration `json:"deploymentConfiguration,omitempty"`
@@ -2659,7 +2659,7 @@ type UpdateServicePrimaryTaskSetResponse struct {
 
 type UpdateServiceRequest struct {
 	AvailabilityZoneRebalancing   string                         `json:"availabilityZoneRebalancing,omitempty" aws:"enum=AvailabilityZoneRebalancing"`
-	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitzero"`
 	Cluster                       string                         `json:"cluster,omitempty"`
 	DeploymentConfiguration       *DeploymentConfiguration       `json:"deploymentConfiguration,omitempty"`
 	DeploymentController          *DeploymentController          `json:"deploymentController,omitempty"`
@@ -2668,18 +2668,18 @@ type UpdateServiceRequest struct {
 	EnableExecuteCommand          *bool                          `json:"enableExecuteCommand,omitempty"`
 	ForceNewDeployment            bool                           `json:"forceNewDeployment"`
 	HealthCheckGracePeriodSeconds *int32                         `json:"healthCheckGracePeriodSeconds,omitempty"`
-	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitempty"`
+	LoadBalancers                 []LoadBalancer                 `json:"loadBalancers,omitzero"`
 	NetworkConfiguration          *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitempty"`
-	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitempty"`
+	PlacementConstraints          []PlacementConstraint          `json:"placementConstraints,omitzero"`
+	PlacementStrategy             []PlacementStrategy            `json:"placementStrategy,omitzero"`
 	PlatformVersion               string                         `json:"platformVersion,omitempty"`
 	PropagateTags                 string                         `json:"propagateTags,omitempty" aws:"enum=PropagateTags"`
 	Service                       string                         `json:"service,omitempty" aws:"required"`
 	ServiceConnectConfiguration   *ServiceConnectConfiguration   `json:"serviceConnectConfiguration,omitempty"`
-	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitempty"`
+	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitzero"`
 	TaskDefinition                string                         `json:"taskDefinition,omitempty"`
-	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitempty"`
-	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty"`
+	VolumeConfigurations          []ServiceVolumeConfiguration   `json:"volumeConfigurations,omitzero"`
+	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitzero"`
 }
 
 type UpdateServiceResponse struct {
@@ -2690,12 +2690,12 @@ type UpdateTaskProtectionRequest struct {
 	Cluster           string   `json:"cluster,omitempty" aws:"required"`
 	ExpiresInMinutes  *int32   `json:"expiresInMinutes,omitempty"`
 	ProtectionEnabled bool     `json:"protectionEnabled" aws:"required"`
-	Tasks             []string `json:"tasks,omitempty" aws:"required"`
+	Tasks             []string `json:"tasks,omitzero" aws:"required"`
 }
 
 type UpdateTaskProtectionResponse struct {
-	Failures       []Failure       `json:"failures,omitempty"`
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures,omitzero"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitzero"`
 }
 
 type UpdateTaskSetRequest struct {

@@ -169,7 +169,12 @@ func generate(m *model, pkg string) ([]byte, error) {
 			}
 			goType, omit := goTypeOf(m, mem.Shape, mem.Box || (boxBounded && boundedNumber(m, mem.Shape)))
 			tag := wireName
-			if omit {
+			switch {
+			case omit && (strings.HasPrefix(goType, "[]") || strings.HasPrefix(goType, "map[")):
+				// A nil list or map is left out; an empty one is written,
+				// as AWS writes it ("taskArns": []).
+				tag += ",omitzero"
+			case omit:
 				tag += ",omitempty"
 			}
 			rules := rulesOf(m, mem.Shape, req[mn])
