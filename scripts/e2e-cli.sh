@@ -48,6 +48,44 @@ aws_() { "$CLI" --endpoint-url "$EP" --region "$REGION" --output text "$@"; }
 
 has_command() { "$CLI" ecs "$1" help >/dev/null 2>&1; }
 
+# until_eq WANT TRIES CMD...: runs CMD (its output's words joined by single
+# spaces) until it prints WANT, at most TRIES times, 0.2 s apart.
+until_eq() {
+	local want=$1 tries=$2 got=; shift 2
+	for _ in $(seq 1 "$tries"); do
+		got=$("$@" 2>&1 | xargs)
+		[ "$got" == "$want" ] && return 0
+		sleep 0.2
+	done
+	echo "until_eq: want '$want', last got '$got'" >&2
+	return 1
+}
+
+# wait_stable DESC DESIRED RUN --cluster C --services S: polls
+# describe-services through RUN (aws_ or dev) until the service has one
+# deployment and DESIRED tasks running, then runs `aws ecs wait
+# services-stable`, which then succeeds at its first poll (Debian's aws
+# 2.9.19 waits 15 s between polls).
+wait_stable() {
+	local desc=$1 want="1 $2 $2" run=$3; shift 3
+	if ! until_eq "$want" 150 $run ecs describe-services "$@" --query 'services[0].[length(deployments), runningCount, desiredCount]'; then
+		fail "$desc: the service never had one deployment and $2 tasks running"
+		return
+	fi
+	if $run ecs wait services-stable "$@"; then ok; else fail "$desc: wait services-stable"; fi
+}
+
+# wait_inactive DESC RUN --cluster C --services S: as wait_stable, until
+# the deleted service is INACTIVE, then `aws ecs wait services-inactive`.
+wait_inactive() {
+	local desc=$1 run=$2; shift 2
+	if ! until_eq INACTIVE 150 $run ecs describe-services "$@" --query 'services[0].status'; then
+		fail "$desc: the service never became INACTIVE"
+		return
+	fi
+	if $run ecs wait services-inactive "$@"; then ok; else fail "$desc: wait services-inactive"; fi
+}
+
 suite() {
 	local c=e2e-cluster
 	# Clusters.
@@ -138,6 +176,19 @@ suite_dev() {
 	dev ecs stop-task --task "$task" --reason "e2e done" >/dev/null
 	if dev ecs wait tasks-stopped --tasks "$task"; then ok; else fail "wait tasks-stopped"; fi
 	expect_eq "stopped task" "STOPPED UserInitiated e2e done" "$(dev ecs describe-tasks --tasks "$task" --query 'tasks[0].[lastStatus,stopCode,stoppedReason]' | xargs)"
+
+	# A service of one httpd task on Docker, then deleted with force.
+	local svc="web-$n"
+	local sargs=(--cluster default --services "$svc")
+	expect_eq "create-service on Docker" "ACTIVE" "$(dev ecs create-service --service-name "$svc" --task-definition "$fam" --desired-count 1 --query service.status)"
+	wait_stable "service on Docker" 1 dev "${sargs[@]}"
+	task=$(dev ecs list-tasks --service-name "$svc" --query 'taskArns[0]')
+	port=$(dev ecs describe-tasks --tasks "$task" --query 'tasks[0].containers[0].networkBindings[0].hostPort')
+	expect_eq "curl the service's task" "hello from gantry" "$(curl -fsS --noproxy '*' "http://127.0.0.1:$port/" 2>&1)"
+	expect_eq "delete-service --force on Docker" "DRAINING" "$(dev ecs delete-service --service "$svc" --force --query service.status)"
+	wait_inactive "service on Docker deleted" dev "${sargs[@]}"
+	expect_eq "the service's task stopped" "STOPPED ServiceSchedulerInitiated" "$(dev ecs describe-tasks --tasks "$task" --query 'tasks[0].[lastStatus,stopCode]' | xargs)"
+	expect_eq "its container no longer runs" "0" "$(docker ps -q --filter "label=com.gantry.task-arn=$task" | wc -l | xargs)"
 	dev ecs register-task-definition --family "secret-$n" \
 		--container-definitions '[{"name":"a","image":"gantry-test/busybox:latest","memory":32,"secrets":[{"name":"X","valueFrom":"arn:aws:ssm:us-east-1:111111111111:parameter/x"}]}]' >/dev/null
 	expect_error_dev "run-task with a field Gantry cannot honour" InvalidParameterException ecs run-task --task-definition "secret-$n"
@@ -195,6 +246,41 @@ suite_sim() {
 	local task
 	task=$(aws_ ecs run-task --cluster $c --task-definition $fam --query 'tasks[0].taskArn')
 	if aws_ ecs wait tasks-running --cluster $c --tasks "$task"; then ok; else fail "a simulated task reaches RUNNING"; fi
+
+	# A service on the fleet: create, scale in, roll out a new revision,
+	# delete (refused while scaled above 0 unless forced).
+	local s=web-$n
+	local sargs=(--cluster $c --services $s)
+	expect_eq "create-service" "ACTIVE 6" "$(aws_ ecs create-service --cluster $c --service-name $s --task-definition $fam --desired-count 6 \
+		--deployment-configuration 'deploymentCircuitBreaker={enable=true,rollback=true},maximumPercent=200,minimumHealthyPercent=100' \
+		--query 'service.[status, desiredCount]' | xargs)"
+	wait_stable "create-service: 6 tasks" 6 aws_ "${sargs[@]}"
+	expect_eq "describe-services: 6 running, one deployment, circuit breaker" "6 1 True True" "$(aws_ ecs describe-services "${sargs[@]}" \
+		--query 'services[0].[runningCount, length(deployments), deploymentConfiguration.deploymentCircuitBreaker.[enable, rollback]]' | xargs)"
+	# Stable (one deployment, all running) comes a moment before the
+	# rollout is COMPLETED: each task must have run for a few seconds.
+	if until_eq COMPLETED 100 aws_ ecs describe-services "${sargs[@]}" --query 'services[0].deployments[0].rolloutState'; then ok; else fail "the first rollout never COMPLETED"; fi
+	expect_eq "list-tasks --service-name" "6" "$(aws_ ecs list-tasks --cluster $c --service-name $s --query 'length(taskArns)')"
+	expect_eq "update-service --desired-count" "3" "$(aws_ ecs update-service --cluster $c --service $s --desired-count 3 --query service.desiredCount)"
+	wait_stable "scaled in to 3" 3 aws_ "${sargs[@]}"
+	expect_eq "3 tasks left" "3" "$(aws_ ecs list-tasks --cluster $c --service-name $s --query 'length(taskArns)')"
+	local rev2
+	rev2=$(aws_ ecs register-task-definition --family $fam --container-definitions '[{"name":"app","image":"sim/app:2","memory":128,"cpu":64}]' \
+		--query taskDefinition.taskDefinitionArn)
+	expect_eq "update-service --task-definition: a new PRIMARY" "$rev2 2" "$(aws_ ecs update-service --cluster $c --service $s --task-definition "$rev2" \
+		--query '[service.taskDefinition, length(service.deployments)]' | xargs)"
+	wait_stable "rolled out $rev2" 3 aws_ "${sargs[@]}"
+	expect_eq "the service runs the new revision" "$rev2" "$(aws_ ecs describe-services "${sargs[@]}" --query 'services[0].taskDefinition')"
+	local arns
+	arns=$(aws_ ecs list-tasks --cluster $c --service-name $s --query 'taskArns' | xargs)
+	expect_eq "every task runs the new revision" "$rev2" "$(aws_ ecs describe-tasks --cluster $c --tasks $arns --query 'tasks[].taskDefinitionArn' | tr '\t' '\n' | sort -u | xargs)"
+	expect_eq "list-services" "arn:aws:ecs:$REGION:000000000000:service/$c/$s" "$(aws_ ecs list-services --cluster $c --query 'serviceArns[0]')"
+	expect_error "delete-service while scaled above 0" InvalidParameterException -- ecs delete-service --cluster $c --service $s
+	expect_eq "delete-service --force" "DRAINING" "$(aws_ ecs delete-service --cluster $c --service $s --force --query service.status)"
+	wait_inactive "delete-service --force" aws_ "${sargs[@]}"
+	# not_null: Gantry's answers omit an empty list where ECS sends [].
+	expect_eq "no task of the deleted service left" "0" "$(aws_ ecs list-tasks --cluster $c --service-name $s --query 'length(not_null(taskArns, `[]`))')"
+	expect_eq "list-services after delete" "0" "$(aws_ ecs list-services --cluster $c --query 'length(not_null(serviceArns, `[]`))')"
 }
 
 expect_error_dev() {

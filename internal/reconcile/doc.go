@@ -100,7 +100,10 @@
 // first (they cost no health); among them the least progressed and newest.
 // Healthy ones go as minimumHealthyPercent allows: drained ones, then older
 // deployments (oldest first), then the PRIMARY's surplus, the last two as
-// Shrink so that the controller can pick placement-aware.
+// Shrink so that the controller can pick placement-aware. For REPLICA, a
+// task without health checks counts towards minimumHealthyPercent only once
+// it has been RUNNING for SettleTime (ECS waits 40 s), so a revision that
+// starts and crashes at once does not get healthy old tasks stopped.
 //
 // DAEMON: the desired count is the number of ACTIVE, Eligible instances whose
 // agent is not lost (written to Service.DesiredCount and the PRIMARY's

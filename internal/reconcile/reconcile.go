@@ -391,6 +391,25 @@ func (s *step) wakeIn(d time.Duration) {
 // ceilDiv is ⌈a/b⌉ for a ≥ 0, b > 0.
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// proven says whether a task counts towards minimumHealthyPercent, that is
+// whether an older healthy task may stop in its place: it is healthy and
+// either has health checks (it reported HEALTHY) or has been RUNNING for
+// SettleTime. ECS waits 40 seconds after RUNNING before it counts a task
+// without health checks; without such a wait, a revision whose container
+// starts and crashes at once would have the old tasks stopped in exchange
+// for tasks that are about to die. It asks to look again when a healthy
+// task will be proven.
+func (s *step) proven(t *task) bool {
+	if !t.healthy || t.HealthChecked || t.StartedAt.IsZero() {
+		return t.healthy
+	}
+	if settled := t.StartedAt.Add(SettleTime); s.now.Before(settled) {
+		s.wakeIn(settled.Sub(s.now))
+		return false
+	}
+	return true
+}
+
 // bounds returns the most live tasks maximumPercent allows and the fewest
 // healthy tasks minimumHealthyPercent requires, for the desired count.
 func (s *step) bounds() (maxLive, minHealthy int) {

@@ -11,7 +11,9 @@ import (
 //   - maximumPercent: live tasks of all deployments never exceed
 //     ⌊desired × max / 100⌋ (a task this plan stops is no longer live);
 //   - minimumHealthyPercent: a healthy task is stopped only while the
-//     healthy tasks left stay at or above ⌈desired × min / 100⌉.
+//     proven healthy tasks left (see proven: a task without health checks
+//     counts once RUNNING for SettleTime) stay at or above
+//     ⌈desired × min / 100⌉.
 //
 // Tasks that are not healthy cost nothing to stop, so they go first and
 // without waiting; healthy ones go as the budget allows: first those on
@@ -32,7 +34,7 @@ func (s *step) planReplica() {
 	if frozen {
 		old = nil
 	}
-	budget := countIf(live, isHealthy) - minHealthy
+	budget := countIf(live, s.proven) - minHealthy
 	reason := s.scalingReason()
 
 	// Tasks that are not healthy and must go anyway: stop them now.

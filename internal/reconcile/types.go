@@ -19,7 +19,9 @@ var (
 	// been RUNNING (and healthy) for this long, so a revision whose
 	// container starts and crashes at once is caught by the circuit breaker
 	// instead of passing for complete (and becoming what a later rollback
-	// returns to).
+	// returns to). A task without health checks also counts towards
+	// minimumHealthyPercent only once RUNNING for this long (ECS waits
+	// 40 s), so such a revision does not get the old tasks stopped.
 	SettleTime = 3 * time.Second
 )
 
