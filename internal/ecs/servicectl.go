@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/agentproto"
@@ -135,7 +136,7 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 	}
 	clear(c.dirty)
 	slices.SortFunc(refs, func(a, b serviceRef) int {
-		return compareStrings(a.account+a.region+a.cluster+"/"+a.name, b.account+b.region+b.cluster+"/"+b.name)
+		return strings.Compare(a.account+a.region+a.cluster+"/"+a.name, b.account+b.region+b.cluster+"/"+b.name)
 	})
 	for _, ref := range refs {
 		if ctx.Err() != nil {
@@ -146,16 +147,6 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 			c.requeue[ref] = c.s.now().Add(time.Second)
 		}
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // scopeOf is the scope a cluster's operations run in.
@@ -183,7 +174,7 @@ func (c *serviceController) reconcileOne(ctx context.Context, ref serviceRef) er
 			in.Tasks = append(in.Tasks, rt)
 		}
 	}
-	slices.SortFunc(in.Tasks, func(a, b reconcile.Task) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(in.Tasks, func(a, b reconcile.Task) int { return strings.Compare(a.ID, b.ID) })
 	insts, err := c.instancesFor(ctx, ref, ms.rec, now)
 	if err != nil {
 		return err
@@ -294,7 +285,7 @@ func (c *serviceController) instancesFor(ctx context.Context, ref serviceRef, re
 		out = append(out, reconcile.Instance{ID: id, Status: mi.status, Connected: c.s.connected(beats[id], now),
 			DisconnectedFor: c.s.disconnectedFor(beats[id], now), ReplicaTasks: others[id]})
 	}
-	slices.SortFunc(out, func(a, b reconcile.Instance) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b reconcile.Instance) int { return strings.Compare(a.ID, b.ID) })
 	if rec.SchedulingStrategy != model.SchedulingDaemon || rec.Status != model.ServiceActive {
 		return out, nil
 	}

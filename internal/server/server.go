@@ -119,10 +119,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.loops.Add(1)
-	go s.purgeLoop(loopCtx)
+	go s.leaderLoop(loopCtx, purgeElection, s.purge)
 	if !cfg.NoServiceController {
 		s.loops.Add(1)
-		go s.serviceLoop(loopCtx)
+		go s.leaderLoop(loopCtx, servicesElection, s.runServices)
 	}
 	go func() {
 		err := s.http.Serve(ln)
@@ -201,23 +201,28 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
-// LeadsServices says whether this server runs the service controller now.
-func (s *Server) LeadsServices() bool { return s.leading.Load() }
 
-// servicesElection is the etcd election whose leader runs the service
-// controller: one replica schedules services at a time, even with one.
-const servicesElection = "/gantry/elections/services"
+// The server's leader-only work: each job has its etcd election, so that
+// one replica does it at a time (even with one replica).
+const (
+	// servicesElection's leader runs the service controller.
+	servicesElection = "/gantry/elections/services"
+	// purgeElection's leader purges stopped tasks and maintains the
+	// registry.
+	purgeElection = "/gantry/elections/purge"
+)
 
-// serviceLoop campaigns for the services election until ctx ends, and
-// while it leads runs the service controller.
-func (s *Server) serviceLoop(ctx context.Context) {
+// leaderLoop campaigns for election until ctx ends, and each time it wins
+// runs work with a context that ends when ctx does or leadership is lost.
+// A failed term is logged and the campaign starts again a second later.
+func (s *Server) leaderLoop(ctx context.Context, election string, work func(ctx context.Context) error) {
 	defer s.loops.Done()
 	for ctx.Err() == nil {
-		err := s.leadServices(ctx)
+		err := s.lead(ctx, election, work)
 		if err == nil || ctx.Err() != nil {
 			continue
 		}
-		s.log.Warn("service controller", "err", err)
+		s.log.Warn("leader work", "election", election, "err", err)
 		select {
 		case <-time.After(time.Second):
 		case <-ctx.Done():
@@ -225,15 +230,14 @@ func (s *Server) serviceLoop(ctx context.Context) {
 	}
 }
 
-// leadServices wins the services election, then runs the service
-// controller until ctx ends or the election session is lost.
-func (s *Server) leadServices(ctx context.Context) error {
+// lead wins election, runs work while leading, then resigns.
+func (s *Server) lead(ctx context.Context, election string, work func(ctx context.Context) error) error {
 	sess, err := concurrency.NewSession(s.store.Client(), concurrency.WithTTL(10))
 	if err != nil {
 		return fmt.Errorf("start election session: %w", err)
 	}
 	defer sess.Close()
-	el := concurrency.NewElection(sess, servicesElection)
+	el := concurrency.NewElection(sess, election)
 	if err := el.Campaign(ctx, s.Addr()); err != nil {
 		return fmt.Errorf("campaign: %w", err)
 	}
@@ -242,19 +246,17 @@ func (s *Server) leadServices(ctx context.Context) error {
 		defer cancel()
 		el.Resign(rctx)
 	}()
-	s.log.Debug("leading the service controller")
-	s.leading.Store(true)
-	defer s.leading.Store(false)
-	lead, stop := context.WithCancel(ctx)
+	s.log.Debug("leading", "election", election)
+	term, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
 		select {
 		case <-sess.Done():
 			stop()
-		case <-lead.Done():
+		case <-term.Done():
 		}
 	}()
-	err = s.ecs.RunServiceController(lead)
+	err = work(term)
 	select {
 	case <-sess.Done():
 		return errors.New("election session expired")
@@ -263,46 +265,20 @@ func (s *Server) leadServices(ctx context.Context) error {
 	return err
 }
 
-// purgeElection is the etcd election whose leader runs the purge, so that
-// one replica purges at a time.
-const purgeElection = "/gantry/elections/purge"
+// LeadsServices says whether this server runs the service controller now.
+func (s *Server) LeadsServices() bool { return s.leading.Load() }
 
-// purgeLoop campaigns for the purge election until ctx ends, and while it
-// leads purges every PurgeInterval and maintains the registry (lifecycle
-// policies, then garbage collection) every RegistryMaintenanceInterval.
-func (s *Server) purgeLoop(ctx context.Context) {
-	defer s.loops.Done()
-	for ctx.Err() == nil {
-		err := s.leadPurge(ctx)
-		if err == nil || ctx.Err() != nil {
-			continue
-		}
-		s.log.Warn("purge election", "err", err)
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-		}
-	}
+// runServices runs the service controller for one term of leadership.
+func (s *Server) runServices(ctx context.Context) error {
+	s.leading.Store(true)
+	defer s.leading.Store(false)
+	return s.ecs.RunServiceController(ctx)
 }
 
-// leadPurge wins the purge election, then purges every PurgeInterval until
-// ctx ends or the election session is lost.
-func (s *Server) leadPurge(ctx context.Context) error {
-	sess, err := concurrency.NewSession(s.store.Client(), concurrency.WithTTL(10))
-	if err != nil {
-		return fmt.Errorf("start election session: %w", err)
-	}
-	defer sess.Close()
-	el := concurrency.NewElection(sess, purgeElection)
-	if err := el.Campaign(ctx, s.Addr()); err != nil {
-		return fmt.Errorf("campaign: %w", err)
-	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		el.Resign(rctx)
-	}()
-	s.log.Debug("leading the purge of stopped tasks", "interval", s.cfg.PurgeInterval)
+// purge purges every PurgeInterval and maintains the registry (lifecycle
+// policies, then garbage collection) every RegistryMaintenanceInterval, for
+// one term of leadership.
+func (s *Server) purge(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.PurgeInterval)
 	defer tick.Stop()
 	maint := time.NewTicker(s.cfg.RegistryMaintenanceInterval)
@@ -318,8 +294,6 @@ func (s *Server) leadPurge(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-sess.Done():
-			return errors.New("election session expired")
 		case <-maint.C:
 			s.maintainRegistry(ctx)
 			continue
