@@ -24,11 +24,6 @@ import (
 // a task stopping meanwhile) from over-committing: on a conflict the whole
 // batch is placed again on fresh numbers.
 
-// maxBatchOps bounds the writes of one batch's transaction, below etcd's
-// default limit of 128 operations per transaction (--max-txn-ops), so that
-// an external etcd with default settings takes it.
-const maxBatchOps = 120
-
 // placeJob is one request's tasks, waiting in its cluster's queue.
 type placeJob struct {
 	sc   scope
