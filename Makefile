@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/gantry
 DATA_DIR ?= $(HOME)/.gantry
 
-.PHONY: build dev test unit e2e lint bench bench-runtask bench-registry bench-placement generate setup clean
+.PHONY: build dev test unit e2e lint bench bench-runtask bench-registry bench-placement bench-services generate setup clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gantry
@@ -49,6 +49,11 @@ bench-registry: build
 bench-placement:
 	$(GO) test -run '^$$' -bench Place10k -benchtime 50000x -cpu 1 ./internal/placement/
 	$(GO) test -run '^$$' -bench PlacementAtScale -benchtime 1x -timeout 30m ./internal/bench/
+
+## bench-services: a 1,000-task service on 100 simulated instances; then 20 tasks beside Docker Swarm (swarm init on 127.0.0.1, left after)
+bench-services: setup
+	$(GO) test -run '^$$' -bench ServiceAtScale -benchtime 1x -timeout 10m ./internal/bench/
+	$(GO) test -run '^$$' -bench ServiceVsSwarm -benchtime 1x -timeout 20m ./internal/bench/
 
 ## generate: regenerate wire types from the service models in ../shared/ref
 generate:
