@@ -272,22 +272,12 @@ func (sc scope) readService(ctx context.Context, cluster, name string) (svc *mod
 // PRIMARY becoming ACTIVE until the controller has replaced its tasks.
 func (s *Service) UpdateService(ctx context.Context, in *w.UpdateServiceRequest) (*w.UpdateServiceResponse, error) {
 	sc := s.scope(ctx)
-	cluster, err := sc.clusterName(in.Cluster)
-	if err != nil {
-		return nil, err
-	}
 	if err := checkUpdateService(in); err != nil {
 		return nil, err
 	}
-	if err := existingCluster(ctx, sc, cluster); err != nil {
-		return nil, err
-	}
-	name, ok, err := sc.serviceRef(cluster, in.Service)
+	cluster, name, err := sc.findService(ctx, in.Cluster, in.Service)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, errServiceNotFound(cluster, in.Service)
 	}
 	var def *model.TaskDefinition
 	if in.TaskDefinition != "" {
@@ -423,19 +413,9 @@ func (sc scope) storedTaskDefinition(ctx context.Context, arn string) *model.Tas
 // Deleting a DRAINING service returns it as it is.
 func (s *Service) DeleteService(ctx context.Context, in *w.DeleteServiceRequest) (*w.DeleteServiceResponse, error) {
 	sc := s.scope(ctx)
-	cluster, err := sc.clusterName(in.Cluster)
+	cluster, name, err := sc.findService(ctx, in.Cluster, in.Service)
 	if err != nil {
 		return nil, err
-	}
-	if err := existingCluster(ctx, sc, cluster); err != nil {
-		return nil, err
-	}
-	name, ok, err := sc.serviceRef(cluster, in.Service)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errServiceNotFound(cluster, in.Service)
 	}
 	force := in.Force != nil && *in.Force
 	key := model.ServiceKey(cluster, name)
@@ -616,6 +596,27 @@ func (s *Service) ListServicesByNamespace(ctx context.Context, in *w.ListService
 		}
 	}
 	return &w.ListServicesByNamespaceResponse{ServiceArns: []string{}}, nil
+}
+
+// findService resolves the cluster and service parameters of an action on
+// one service: the cluster must exist, the service reference must name one
+// of its services (ServiceNotFoundException otherwise; whether the service
+// exists is the caller's read).
+func (sc scope) findService(ctx context.Context, clusterParam, serviceParam string) (cluster, name string, err error) {
+	if cluster, err = sc.clusterName(clusterParam); err != nil {
+		return "", "", err
+	}
+	if err := existingCluster(ctx, sc, cluster); err != nil {
+		return "", "", err
+	}
+	name, ok, err := sc.serviceRef(cluster, serviceParam)
+	if err != nil {
+		return "", "", err
+	}
+	if !ok {
+		return "", "", errServiceNotFound(cluster, serviceParam)
+	}
+	return cluster, name, nil
 }
 
 // serviceRef resolves a service parameter (a name, or an ARN in the long
