@@ -12,6 +12,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 )
 
 // Config says where state lives: an external etcd cluster (Endpoints), or an
@@ -59,20 +60,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The server talks to its embedded etcd over loopback gRPC, as a second
-	// replica would, not through etcd's in-process client: that client's
-	// watch pipe wedges when many watches are cancelled while events flow
-	// (etcd-io/etcd#18879, open in v3.6.16), and every agent's long poll
-	// opens and cancels one.
-	cli, err := clientv3.New(clientv3.Config{
+	// Reads and transactions go through etcd's in-process client; watches,
+	// leases and elections over loopback gRPC, as a second replica would
+	// (see Store: the in-process client's watch stream can wedge).
+	wcli, err := clientv3.New(clientv3.Config{
 		Endpoints: []string{e.Config().ListenClientUrls[0].String()}, DialTimeout: 5 * time.Second, Context: ctx,
-		MaxCallSendMsgSize: embeddedMaxRequestBytes + 1<<20,
 	})
 	if err != nil {
 		e.Close()
 		return nil, fmt.Errorf("state: connect to the embedded etcd: %w", err)
 	}
-	return &Store{cli: cli, prefix: cfg.Prefix, embedded: e, maxTxnOps: cfg.MaxTxnOps}, nil
+	return &Store{cli: v3client.New(e.Server), wcli: wcli, prefix: cfg.Prefix, embedded: e, maxTxnOps: cfg.MaxTxnOps}, nil
 }
 
 // startEmbedded starts a single-member etcd tuned for a fast start (a short

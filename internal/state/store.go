@@ -23,10 +23,24 @@ var (
 
 // Store is the typed view of etcd. Keys given to it are relative to its prefix.
 type Store struct {
-	cli       *clientv3.Client
+	// cli serves reads and transactions; wcli (when set) watches, leases
+	// and elections. With the embedded etcd, cli is etcd's in-process
+	// client (no gRPC on the hot path) and wcli a loopback gRPC client:
+	// the in-process client's watch stream wedges when many watches are
+	// cancelled while events flow (etcd-io/etcd#18879, open in v3.6.16),
+	// and every agent's long poll opens and cancels one.
+	cli, wcli *clientv3.Client
 	prefix    string
 	embedded  *embed.Etcd
 	maxTxnOps int
+}
+
+// watcher is the client that watches (and holds leases and elections).
+func (s *Store) watcher() *clientv3.Client {
+	if s.wcli != nil {
+		return s.wcli
+	}
+	return s.cli
 }
 
 // MaxTxnOps is how many operations (and, separately, conditions) one
@@ -36,6 +50,9 @@ func (s *Store) MaxTxnOps() int { return cmp.Or(s.maxTxnOps, DefaultMaxTxnOps) }
 // Close releases the client and stops the embedded etcd, if any.
 func (s *Store) Close() error {
 	err := s.cli.Close()
+	if s.wcli != nil {
+		err = errors.Join(err, s.wcli.Close())
+	}
 	if s.embedded != nil {
 		s.embedded.Close()
 	}
@@ -57,11 +74,11 @@ func (s *Store) ClientURL() string {
 }
 
 // Client returns the raw etcd client, for leases and elections.
-func (s *Store) Client() *clientv3.Client { return s.cli }
+func (s *Store) Client() *clientv3.Client { return s.watcher() }
 
 // Sub returns a store whose keys live under prefix within this one.
 func (s *Store) Sub(prefix string) *Store {
-	return &Store{cli: s.cli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps}
+	return &Store{cli: s.cli, wcli: s.wcli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps}
 }
 
 func (s *Store) key(k string) string { return s.prefix + "/" + k }

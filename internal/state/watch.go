@@ -23,7 +23,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, rev int64) <-chan []Ev
 		opts = append(opts, clientv3.WithRev(rev+1))
 	}
 	out := make(chan []Event)
-	wc := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.key(prefix), opts...)
+	wc := s.watcher().Watch(clientv3.WithRequireLeader(ctx), s.key(prefix), opts...)
 	go func() {
 		defer close(out)
 		for resp := range wc {
