@@ -201,7 +201,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
-
 // The server's leader-only work: each job has its etcd election, so that
 // one replica does it at a time (even with one replica).
 const (
