@@ -18,6 +18,10 @@ type Options struct {
 	// still connected (agentConnected); tasks are placed only on instances
 	// with a connected agent.
 	AgentTimeout time.Duration
+	// AgentLostAfter is how long an agent may stay silent before the service
+	// controller replaces its instance's service tasks (0: the reconcile
+	// step's default, 3 minutes).
+	AgentLostAfter time.Duration
 	// StoppedTaskRetention is how long a STOPPED task stays describable
 	// before Purge removes it (ECS keeps them at least an hour).
 	StoppedTaskRetention time.Duration

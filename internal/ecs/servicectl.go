@@ -166,6 +166,7 @@ func (c *serviceController) reconcileOne(ctx context.Context, ref serviceRef) er
 		Now:             now,
 		Service:         toReconcileService(ms.rec),
 		NewDeploymentID: newDeploymentID(),
+		AgentLostAfter:  c.s.opts.AgentLostAfter,
 	}
 	for _, t := range c.m.tasks[ref.clusterRef] {
 		if t.service == ref.name {

@@ -3,6 +3,7 @@ package ecs_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +267,89 @@ func TestServiceLifecycleOnSimulatedFleet(t *testing.T) {
 	list := gt.Must(c.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String(cluster)}))(t)
 	if len(list.ServiceArns) != 0 {
 		t.Fatalf("ListServices after delete: %v", list.ServiceArns)
+	}
+}
+
+// TestServiceHealsOnSimulatedFleet: on a simulated fleet, an instance set
+// DRAINING loses its service tasks to the others, and the tasks of an
+// instance whose agent goes silent past the lost-agent time are stopped and
+// replaced elsewhere; the service stays at its desired count of RUNNING
+// tasks.
+func TestServiceHealsOnSimulatedFleet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env, err := gt.Start(gt.WithAgentTimeout(2*time.Second), gt.WithAgentLostAfter(4*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	c := env.ECSIn(gt.NewRegion())
+	const cluster, name = "heal", "web"
+	simFleet(t, env, c, cluster, 3)
+	steady := gt.Must(c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster)}))(t).ContainerInstanceArns
+
+	// One more instance, in a fleet of its own that the test stops.
+	cfg := agent.Default()
+	cfg.Endpoint, cfg.Cluster, cfg.Region = env.URL, cluster, c.Options().Region
+	cfg.DataDir = t.TempDir()
+	cfg.AccessKeyID, cfg.SecretAccessKey = gt.KeyID, gt.KeySecret
+	cfg.RuntimeName, cfg.CheckpointInterval = "sim", time.Second
+	cfg.Logger = agenttest.Logger()
+	opts := simrt.Default()
+	opts.StartDelay = 20 * time.Millisecond
+	lctx, silence := context.WithCancel(ctx)
+	lostDone := make(chan error, 1)
+	go func() { lostDone <- agent.RunFleet(lctx, cfg, 1, []string{"a"}, opts) }()
+	t.Cleanup(func() { silence(); <-lostDone })
+	var lost string
+	waitUntil(t, 30*time.Second, "the fourth instance", func() bool {
+		for _, arn := range gt.Must(c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), Filter: aws.String("agentConnected == true")}))(t).ContainerInstanceArns {
+			if !slices.Contains(steady, arn) {
+				lost = arn
+			}
+		}
+		return lost != ""
+	})
+
+	simTD(t, c, "web")
+	gt.Must(c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String(name),
+		TaskDefinition: aws.String("web"), DesiredCount: aws.Int32(8)}))(t)
+	waitStable(t, c, cluster, name)
+	on := func(instance string) (n int) {
+		for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+			if aws.ToString(task.ContainerInstanceArn) == instance {
+				n++
+			}
+		}
+		return n
+	}
+	if on(lost) == 0 || on(steady[0]) == 0 {
+		t.Fatalf("spread left %d tasks on the fourth instance and %d on the first", on(lost), on(steady[0]))
+	}
+	running := func() (n int) {
+		for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+			if aws.ToString(task.LastStatus) == "RUNNING" {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Draining: the instance's tasks move; the service keeps 8.
+	gt.Must(c.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{Cluster: aws.String(cluster),
+		ContainerInstances: []string{steady[0]}, Status: types.ContainerInstanceStatusDraining}))(t)
+	waitUntil(t, 60*time.Second, "the draining instance to empty", func() bool { return on(steady[0]) == 0 && running() == 8 })
+
+	// A silent agent: its tasks are stopped and replaced elsewhere.
+	silence()
+	waitUntil(t, 60*time.Second, "the lost instance's tasks to be replaced", func() bool { return on(lost) == 0 && running() == 8 })
+	svc := waitStable(t, c, cluster, name)
+	if svc.RunningCount != 8 || !hasEvent(svc, "has stopped") {
+		t.Fatalf("after healing: running %d, events %v", svc.RunningCount, eventMessages(svc, 8))
+	}
+	for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusStopped) {
+		if aws.ToString(task.ContainerInstanceArn) == lost && aws.ToString(task.LastStatus) != "STOPPED" {
+			t.Fatalf("a task of the lost instance is %s, want STOPPED at once", aws.ToString(task.LastStatus))
+		}
 	}
 }

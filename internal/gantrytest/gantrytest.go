@@ -75,6 +75,12 @@ func WithAgentTimeout(d time.Duration) Option {
 	return func(c *server.Config) { c.AgentTimeout = d }
 }
 
+// WithAgentLostAfter sets how long an agent may stay silent before the
+// service controller replaces its instance's service tasks.
+func WithAgentLostAfter(d time.Duration) Option {
+	return func(c *server.Config) { c.AgentLostAfter = d }
+}
+
 // WithPurge sets how long stopped tasks are kept and how often the purge
 // runs.
 func WithPurge(retention, interval time.Duration) Option {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -38,6 +39,7 @@ type step struct {
 	plan      Plan
 	stopping  map[string]bool // tasks this plan stops
 	requeue   time.Duration
+	lostAfter time.Duration // Input.AgentLostAfter, or the package's
 }
 
 func newStep(in Input) *step {
@@ -53,7 +55,9 @@ func newStep(in Input) *step {
 		cc := *c
 		s.svc.LastCompleted = &cc
 	}
+	s.lostAfter = cmp.Or(in.AgentLostAfter, AgentLostAfter)
 	for _, inst := range in.Instances {
+		inst.lost = !inst.Connected && inst.DisconnectedFor > s.lostAfter
 		s.instances[inst.ID] = inst
 	}
 	s.tasks = sortedTasks(in.Tasks, s.instances)
@@ -300,7 +304,7 @@ func (s *step) watchDisconnected() {
 	for _, t := range s.tasks {
 		inst, ok := s.instances[t.Instance]
 		if t.live && ok && !inst.Connected {
-			s.wakeIn(AgentLostAfter - inst.DisconnectedFor + time.Second)
+			s.wakeIn(s.lostAfter - inst.DisconnectedFor + time.Second)
 		}
 	}
 }

@@ -94,9 +94,7 @@ func failedToStart(t Task) bool {
 }
 
 // agentLost: the agent has been silent for longer than AgentLostAfter.
-func agentLost(inst Instance) bool {
-	return !inst.Connected && inst.DisconnectedFor > AgentLostAfter
-}
+func agentLost(inst Instance) bool { return inst.lost }
 
 // unhealthyFor is how long past its grace period a task's health check has
 // reported UNHEALTHY: negative while still within the grace, zero or more

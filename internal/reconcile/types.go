@@ -45,6 +45,9 @@ type Input struct {
 	Tasks           []Task     // every task of the service still known (any status; stopped ones are kept about an hour)
 	Instances       []Instance // the cluster's registered instances
 	NewDeploymentID string     // an unused "ecs-svc/<19 digits>" id, for a rollback deployment if one is needed
+	// AgentLostAfter overrides the package's AgentLostAfter when set (a
+	// server's configuration; tests that cannot wait three minutes).
+	AgentLostAfter time.Duration
 }
 
 // Service is the part of a service the reconcile step reads and writes.
@@ -97,6 +100,8 @@ type Instance struct {
 	// instance a DAEMON task is the last to stop: it waits until this is 0.
 	// Added to the API; zero (the default) never makes it wait.
 	ReplicaTasks int
+	// lost is set by Reconcile: silent for longer than AgentLostAfter.
+	lost bool
 }
 
 // Plan is what the controller must do now for one service.

@@ -37,6 +37,10 @@ type Config struct {
 	// its last poll (--agent-timeout; default 30s). Tasks are placed only on
 	// instances with a connected agent.
 	AgentTimeout time.Duration
+	// AgentLostAfter is how long an agent may stay silent before the service
+	// controller stops its instance's service tasks and replaces them
+	// elsewhere (default 3m; 0 keeps the default).
+	AgentLostAfter time.Duration
 	// StoppedTaskRetention is how long STOPPED tasks stay describable before
 	// they are purged (default 1h; ECS keeps them at least an hour).
 	StoppedTaskRetention time.Duration

@@ -82,6 +82,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ops := ecs.NewWithOptions(store, log, ecs.Options{
 		AgentTimeout:         cfg.AgentTimeout,
+		AgentLostAfter:       cfg.AgentLostAfter,
 		StoppedTaskRetention: cfg.StoppedTaskRetention,
 	})
 	secret, err := registrySecret(ctx, store)
