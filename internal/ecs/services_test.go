@@ -216,11 +216,13 @@ func TestServiceLifecycle(t *testing.T) {
 	} else {
 		gt.WantCode(t, err, "ServiceNotFoundException")
 	}
-	// The cluster cannot be deleted while the service drains.
-	if got := describeService(t, c, "prod", "api"); aws.ToString(got.Status) == "DRAINING" {
-		_, err = c.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String("prod")})
-		gt.WantCode(t, err, "ClusterContainsServicesException")
-	}
+	// The cluster cannot be deleted while it holds a service. (Not checked
+	// with the DRAINING one: with no task to wait for, the controller may
+	// make it INACTIVE at any moment.)
+	newService(t, c, "prod", "blocker", "web", 0)
+	_, err = c.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String("prod")})
+	gt.WantCode(t, err, "ClusterContainsServicesException")
+	gt.Must(c.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("prod"), Service: aws.String("blocker")}))(t)
 
 	// Once INACTIVE it is still described; the name is free again.
 	makeInactive(t, env, c, "prod", "api")
