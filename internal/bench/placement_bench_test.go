@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/gantry-dev/gantry/internal/agent"
-	"github.com/gantry-dev/gantry/internal/agent/agenttest"
 	"github.com/gantry-dev/gantry/internal/agent/simrt"
 	gt "github.com/gantry-dev/gantry/internal/gantrytest"
 )
@@ -36,24 +34,11 @@ func BenchmarkPlacementAtScale(b *testing.B) {
 	instances := envInt("BENCH_INSTANCES", 1000)
 	clients := envInt("BENCH_CLIENTS", 8)
 	total := envInt("BENCH_TASKS", 20000)
-	env, err := gt.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(env.Close)
+	env := startControlPlane(b)
 	region := gt.NewRegion()
 	c := env.ECSIn(region)
 	ctx := context.Background()
 	const cluster = "scale"
-	if _, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
-		b.Fatal(err)
-	}
-	cfg := agent.Default()
-	cfg.Endpoint, cfg.Cluster, cfg.Region = env.URL, cluster, region
-	cfg.DataDir = b.TempDir()
-	cfg.AccessKeyID, cfg.SecretAccessKey = gt.KeyID, gt.KeySecret
-	cfg.Logger = agenttest.Logger()
-	cfg.RuntimeName, cfg.CheckpointInterval = "sim", agent.DefaultSimCheckpointInterval
 	opts := simrt.Default()
 	opts.CPUUnits, opts.MemoryMiB = 16384, 65536
 	// BENCH_SIM_START_MS: how long a simulated container takes to start.
@@ -61,42 +46,7 @@ func BenchmarkPlacementAtScale(b *testing.B) {
 	// the two cores with the placing; a start later than the run (600000)
 	// measures placement and the delivery of assignments alone.
 	opts.StartDelay = time.Duration(envInt("BENCH_SIM_START_MS", 100)) * time.Millisecond
-	fctx, stopFleet := context.WithCancel(ctx)
-	fleetDone := make(chan error, 1)
-	go func() { fleetDone <- agent.RunFleet(fctx, cfg, instances, []string{"a", "b", "c"}, opts) }()
-	b.Cleanup(func() {
-		stopFleet()
-		<-fleetDone
-	})
-	t0 := time.Now()
-	for {
-		out, err := c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), MaxResults: aws.Int32(100),
-			Filter: aws.String("agentConnected == true")})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := len(out.ContainerInstanceArns)
-		for tok := out.NextToken; tok != nil && n < instances; {
-			more, err := c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster), MaxResults: aws.Int32(100),
-				Filter: aws.String("agentConnected == true"), NextToken: tok})
-			if err != nil {
-				b.Fatal(err)
-			}
-			n, tok = n+len(more.ContainerInstanceArns), more.NextToken
-		}
-		if n >= instances {
-			break
-		}
-		select {
-		case err := <-fleetDone:
-			b.Fatalf("fleet stopped: %v", err)
-		case <-time.After(500 * time.Millisecond):
-		}
-		if time.Since(t0) > 5*time.Minute {
-			b.Fatalf("only %d of %d instances connected after 5 minutes", n, instances)
-		}
-	}
-	b.Logf("%d instances registered and connected in %s", instances, time.Since(t0).Round(time.Millisecond))
+	startFleet(b, env, c, region, cluster, instances, opts)
 	if _, err := c.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
 		Family: aws.String("scale"),
 		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("sim/app:latest"),
