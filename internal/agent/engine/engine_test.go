@@ -309,3 +309,19 @@ func TestHostAndNoneNetworkModes(t *testing.T) {
 	h.stopTask(host, "done")
 	h.wait(host, agentproto.StatusStopped, 20*time.Second)
 }
+
+// TestRunningInOneReport: a task reaches RUNNING in the same report as its
+// last container, never as "container RUNNING, task PENDING" first (one
+// SubmitTaskStateChange less per task).
+func TestRunningInOneReport(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.run(task("one-report", ctr("app", "sleep", "60")))
+	h.wait(a, "RUNNING", 60*time.Second)
+	for _, ch := range h.rec.Changes(a.TaskArn) {
+		for _, c := range ch.Containers {
+			if c.Status == "RUNNING" && ch.Status != "RUNNING" {
+				t.Fatalf("reported container RUNNING with the task %s: %+v", ch.Status, ch)
+			}
+		}
+	}
+}

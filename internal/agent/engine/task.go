@@ -175,27 +175,16 @@ func (tm *taskManager) step(ctx context.Context) {
 				continue
 			}
 			tm.startContainer(ctx, c)
-			tm.publish()
+			tm.rollupRunning()
+			tm.publish() // one report: the container and, with the last one, the task RUNNING
 			progressed = true
 		}
 	}
 	if t.Desired == agentproto.StatusStopped {
 		tm.stopContainers(ctx)
 	}
-	running, stopped := 0, 0
-	for _, c := range t.Containers {
-		switch c.Known {
-		case StatusRunning:
-			running++
-		case StatusStopped:
-			stopped++
-		}
-	}
-	if t.Known < StatusRunning && running > 0 && running+stopped == len(t.Containers) && t.Desired == agentproto.StatusRunning {
-		t.Known = StatusRunning
-		tm.log.Info("task running")
-	}
-	if stopped == len(t.Containers) {
+	tm.rollupRunning()
+	if stopped := tm.count(StatusStopped); stopped == len(t.Containers) {
 		if t.Desired != agentproto.StatusStopped {
 			tm.stopTask(ReasonEssentialExited, agentproto.StopCodeEssentialContainerExited)
 		}
@@ -204,6 +193,28 @@ func (tm *taskManager) step(ctx context.Context) {
 		t.ExecutionStoppedAt = &now
 		tm.log.Info("task stopped", "reason", t.StoppedReason)
 	}
+}
+
+// rollupRunning makes the task RUNNING once every container has run (at
+// least one still running, the others stopped), while it is meant to run.
+func (tm *taskManager) rollupRunning() {
+	t := tm.t
+	running, stopped := tm.count(StatusRunning), tm.count(StatusStopped)
+	if t.Known < StatusRunning && running > 0 && running+stopped == len(t.Containers) && t.Desired == agentproto.StatusRunning {
+		t.Known = StatusRunning
+		tm.log.Info("task running")
+	}
+}
+
+// count is how many of the task's containers are known in status st.
+func (tm *taskManager) count(st Status) int {
+	n := 0
+	for _, c := range tm.t.Containers {
+		if c.Known == st {
+			n++
+		}
+	}
+	return n
 }
 
 // failAll stops a task that cannot start: containers never created are
