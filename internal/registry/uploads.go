@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,8 +47,20 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, ns Namespac
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Etag", `"`+digest+`"`)
 	h.Set("Cache-Control", "max-age=31536000")
-	http.ServeContent(w, req, "", time.Time{}, f)
+	http.ServeContent(copyingWriter{w}, req, "", time.Time{}, f)
 	return nil
+}
+
+// copyingWriter makes http.ServeContent copy a blob through a pooled
+// buffer in user space instead of sendfile(2): on the virtualised disk and
+// loopback of the benchmark machine, sendfile pulled 1,140 – 1,160 MB/s
+// and the copy 1,340 – 1,350 MB/s (docs/benchmarks.md, registry).
+type copyingWriter struct{ http.ResponseWriter }
+
+func (w copyingWriter) ReadFrom(r io.Reader) (int64, error) {
+	buf := streamBufPool.Get().(*[]byte)
+	defer streamBufPool.Put(buf)
+	return io.CopyBuffer(writerOnly{w.ResponseWriter}, r, *buf)
 }
 
 // blobUnknown turns a not-found blob into NAME_UNKNOWN or BLOB_UNKNOWN.
