@@ -56,7 +56,11 @@ func (c *serviceController) apply(ctx context.Context, ref serviceRef, ms *mirro
 	// the stops before it are noted first.
 	for _, sh := range plan.Shrink {
 		var stops []reconcile.Stop
-		for _, id := range c.chooseToStop(ref, rec, sh.Deployment, sh.Count) {
+		ids, err := c.chooseToStop(ctx, sc, ref, rec, sh.Deployment, sh.Count)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
 			stops = append(stops, reconcile.Stop{Task: id, Reason: sh.Reason})
 		}
 		if err := stop(stops); err != nil {
@@ -251,52 +255,46 @@ func (c *serviceController) start(ctx context.Context, sc scope, ref serviceRef,
 }
 
 // chooseToStop picks n live tasks of a deployment to stop, as ECS scales
-// in: tasks not yet RUNNING first; then, to keep a spread balanced, from
-// the instance holding the most of the service's tasks (ties: the busiest
-// zone is not known here, so the instance id decides, for a stable order).
-func (c *serviceController) chooseToStop(ref serviceRef, rec *model.Service, deployment string, n int) []string {
-	type cand struct {
-		id, instance string
-		running      bool
+// in (placement.ChooseToStop): tasks not yet RUNNING first, then by the
+// service's strategies (spread keeps the balance, binpack frees the
+// instance left with the most resources).
+func (c *serviceController) chooseToStop(ctx context.Context, sc scope, ref serviceRef, rec *model.Service, deployment string, n int) ([]string, error) {
+	v, err := c.s.readPlacementView(ctx, sc.st, ref.cluster, nil)
+	if err != nil {
+		return nil, err
 	}
-	var cands []cand
-	perInstance := map[string]int{}
+	snap := placement.NewSnapshot(c.s.schedulerInstances(v, c.s.now()))
+	// The balance counts the service's tasks still meant to run, from the
+	// mirror: the instances' loads still count tasks that are stopping.
+	group := model.ServiceGroup(ref.name)
+	for i := range snap.Instances {
+		snap.Instances[i].TaskGroups[group] = 0
+	}
+	var victims []placement.Victim
 	for _, t := range c.m.tasks[ref.clusterRef] {
 		if t.service != ref.name || t.rt.DesiredStatus == agentproto.StatusStopped || t.rt.LastStatus == agentproto.StatusStopped {
 			continue
 		}
-		perInstance[t.rt.Instance]++
+		i, ok := v.index[t.rt.Instance]
+		if !ok {
+			i = -1
+		} else {
+			snap.Instances[i].TaskGroups[group]++
+		}
 		if t.rt.Deployment == deployment {
-			cands = append(cands, cand{t.rt.ID, t.rt.Instance, t.rt.LastStatus == agentproto.StatusRunning})
+			victims = append(victims, placement.Victim{ID: t.rt.ID, Instance: i, Running: t.rt.LastStatus == agentproto.StatusRunning})
 		}
 	}
-	var out []string
-	for range min(n, len(cands)) {
-		best := -1
-		for i, cd := range cands {
-			if best < 0 {
-				best = i
-				continue
-			}
-			b := cands[best]
-			switch {
-			case cd.running != b.running:
-				if !cd.running {
-					best = i
-				}
-			case perInstance[cd.instance] != perInstance[b.instance]:
-				if perInstance[cd.instance] > perInstance[b.instance] {
-					best = i
-				}
-			case cd.id < b.id:
-				best = i
+	strategies := defaultServiceStrategies
+	if len(rec.PlacementStrategy) > 0 {
+		strategies = nil
+		for _, st := range rec.PlacementStrategy {
+			if ps, err := placement.ParseStrategy(st.Type, st.Field); err == nil {
+				strategies = append(strategies, ps)
 			}
 		}
-		out = append(out, cands[best].id)
-		perInstance[cands[best].instance]--
-		cands = slices.Delete(cands, best, best+1)
 	}
-	return out
+	return snap.ChooseToStop(victims, group, strategies, n), nil
 }
 
 // writeService writes the service's observed state after the plan, if it

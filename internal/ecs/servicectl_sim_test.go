@@ -177,6 +177,14 @@ func TestServiceLifecycleOnSimulatedFleet(t *testing.T) {
 	if svc = waitStable(t, c, cluster, name); svc.RunningCount != 3 {
 		t.Fatalf("scaled to 3: running %d", svc.RunningCount)
 	}
+	// Scale-in kept the spread: one task per zone.
+	perZone = map[string]int{}
+	for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+		perZone[aws.ToString(task.AvailabilityZone)]++
+	}
+	if perZone["a"] != 1 || perZone["b"] != 1 || perZone["c"] != 1 {
+		t.Fatalf("after scaling in, tasks per zone %v, want 1 each", perZone)
+	}
 
 	// A rolling update to a new revision: never below 3 running tasks.
 	v2 := simTD(t, c, "web")
