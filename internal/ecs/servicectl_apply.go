@@ -27,9 +27,10 @@ import (
 // the reconcile step tells them from failures by it.
 const stopCodeScheduler = reconcile.StopCodeScheduler
 
-// maxStartBatch bounds the tasks of one placement job, so that a job fits
-// in one transaction of the embedded etcd (four writes a task).
-const maxStartBatch = 100
+// maxStartBatch bounds the tasks of one placement job: at most 100, and
+// few enough that the job fits in one transaction of the store (four
+// writes a task; an external etcd takes 128 operations by default).
+func maxStartBatch(st *state.Store) int { return max(1, min(100, (st.MaxTxnOps()-8)/4)) }
 
 // defaultServiceStrategies: a service without a placementStrategy spreads
 // over availability zones, as ECS documents for services, then over
@@ -208,6 +209,7 @@ func (c *serviceController) start(ctx context.Context, sc scope, ref serviceRef,
 	}
 	var ids []string
 	var failures []w.Failure
+	batch := maxStartBatch(sc.st)
 	place := func(n int, only []string) error {
 		req, err := placementRequest(spec, n, rec.PlacementStrategy, rec.PlacementConstraints, defaultServiceStrategies)
 		if err != nil {
@@ -225,8 +227,8 @@ func (c *serviceController) start(ctx context.Context, sc scope, ref serviceRef,
 		return nil
 	}
 	if len(st.Instances) > 0 {
-		for k := 0; k < len(st.Instances); k += maxStartBatch {
-			if err := place(0, st.Instances[k:min(k+maxStartBatch, len(st.Instances))]); err != nil {
+		for k := 0; k < len(st.Instances); k += batch {
+			if err := place(0, st.Instances[k:min(k+batch, len(st.Instances))]); err != nil {
 				return ids, "", err
 			}
 		}
@@ -236,7 +238,7 @@ func (c *serviceController) start(ctx context.Context, sc scope, ref serviceRef,
 		left = 0 // a daemon's Count is len(Instances), placed above
 	}
 	for left > 0 {
-		n := min(left, maxStartBatch)
+		n := min(left, batch)
 		before := len(ids)
 		if err := place(n, nil); err != nil {
 			return ids, "", err
