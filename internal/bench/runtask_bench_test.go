@@ -630,6 +630,22 @@ func (r *rig) gantryBurst(b *testing.B, n int, port bool) (commit, describe time
 // dockerBurst starts n containers at once, through the CLI or the API, and
 // returns the time until the last start returned; then removes them.
 func (r *rig) dockerBurst(b *testing.B, n int, port, cli bool) time.Duration {
+	return r.startAtOnce(b, n, func(name string) error {
+		if cli {
+			if out, err := exec.Command("docker", r.dockerArgs(name, port)...).CombinedOutput(); err != nil {
+				return fmt.Errorf("docker run: %v: %s", err, out)
+			}
+			return nil
+		}
+		_, err := r.apiRun(name, port)
+		return err
+	})
+}
+
+// startAtOnce runs start for n new container names at once and returns the time
+// until the last returned; it then checks that every container runs and
+// removes them.
+func (r *rig) startAtOnce(b *testing.B, n int, start func(name string) error) time.Duration {
 	names := make([]string, n)
 	for i := range names {
 		names[i] = r.name()
@@ -638,19 +654,11 @@ func (r *rig) dockerBurst(b *testing.B, n int, port, cli bool) time.Duration {
 	errs := make(chan error, n)
 	t0 := time.Now()
 	for _, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if cli {
-				if out, err := exec.Command("docker", r.dockerArgs(name, port)...).CombinedOutput(); err != nil {
-					errs <- fmt.Errorf("docker run: %v: %s", err, out)
-				}
-				return
-			}
-			if _, err := r.apiRun(name, port); err != nil {
+		wg.Go(func() {
+			if err := start(name); err != nil {
 				errs <- err
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	d := time.Since(t0)

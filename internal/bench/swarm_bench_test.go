@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -327,34 +326,12 @@ func (r *rig) waitGone(b *testing.B, key, value string) {
 // dockerRunHttpd starts n httpd containers with concurrent `docker run -d`
 // and returns the time until the last returned; then removes them.
 func (r *rig) dockerRunHttpd(b *testing.B, n int) time.Duration {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = r.name()
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	t0 := time.Now()
-	for _, name := range names {
-		wg.Go(func() {
-			args := append([]string{"run", "-d", "--pull=never", "--name", name, "--label", benchLabel + "=" + r.runID,
-				"--memory", fmt.Sprintf("%dm", memoryMiB), agenttest.Image}, httpdCommand...)
-			if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
-				errs <- fmt.Errorf("docker run: %v: %s", err, out)
-			}
-		})
-	}
-	wg.Wait()
-	d := time.Since(t0)
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
-	for _, name := range names {
-		r.checkRunning(b, name)
-	}
-	if err := r.removeLabelled(benchLabel, r.runID); err != nil {
-		b.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	return d
+	return r.startAtOnce(b, n, func(name string) error {
+		args := append([]string{"run", "-d", "--pull=never", "--name", name, "--label", benchLabel + "=" + r.runID,
+			"--memory", fmt.Sprintf("%dm", memoryMiB), agenttest.Image}, httpdCommand...)
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("docker run: %v: %s", err, out)
+		}
+		return nil
+	})
 }
