@@ -48,13 +48,17 @@ type serviceController struct {
 	// essential containers have health checks: then a task is healthy only
 	// once it reports HEALTHY. Revisions never change, so it is kept.
 	healthChecked map[string]bool
+	// views are the clusters' placement views as daemon services last read
+	// them, refreshed by a keys-only read (only changed records are read
+	// again). They are only read, never placed on.
+	views map[clusterRef]*placementView
 }
 
 // RunServiceController runs the service controller until ctx ends. Call it
 // only while leading the services election.
 func (s *Service) RunServiceController(ctx context.Context) error {
 	c := &serviceController{s: s, m: newMirror(), dirty: map[serviceRef]bool{}, requeue: map[serviceRef]time.Time{},
-		lastPlacementError: map[serviceRef]string{}, healthChecked: map[string]bool{}}
+		lastPlacementError: map[serviceRef]string{}, healthChecked: map[string]bool{}, views: map[clusterRef]*placementView{}}
 	rev, err := c.m.load(ctx, s.store)
 	if err != nil {
 		return fmt.Errorf("service controller: load: %w", err)
@@ -299,10 +303,12 @@ func (c *serviceController) instancesFor(ctx context.Context, ref serviceRef, re
 	if err != nil {
 		return out, nil
 	}
-	v, err := c.s.readPlacementView(ctx, sc.st, ref.cluster, nil)
+	v, err := c.s.readPlacementView(ctx, sc.st, ref.cluster, c.views[ref.clusterRef])
 	if err != nil {
+		delete(c.views, ref.clusterRef)
 		return nil, err
 	}
+	c.views[ref.clusterRef] = v
 	snap := placement.NewSnapshot(c.s.schedulerInstances(v, now))
 	for k := range out {
 		i, ok := v.index[out[k].ID]

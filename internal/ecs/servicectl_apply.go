@@ -385,6 +385,11 @@ func fromPlan(rec *model.Service, svc reconcile.Service, now time.Time) {
 		rec.Gantry.Deployments = nil
 	}
 	rec.RunningCount, rec.PendingCount = running, pending
+	if rec.SchedulingStrategy == model.SchedulingDaemon && svc.Status == model.ServiceActive {
+		// A daemon's desired count is the scheduler's: one task per
+		// eligible instance, as ECS shows it.
+		rec.DesiredCount = int32(svc.DesiredCount)
+	}
 	rec.Status = svc.Status
 	rec.Gantry.LastCompleted = nil
 	if lc := svc.LastCompleted; lc != nil {

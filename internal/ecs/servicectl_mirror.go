@@ -147,7 +147,9 @@ func (m *mirror) apply(ev state.Event) []serviceRef {
 				return nil
 			}
 			if before != nil && before.status == ci.Status {
-				return nil // a placement or an attribute: nothing the services read changed
+				// A placement or an attribute: only a daemon service's
+				// eligibility (its constraints) can have changed.
+				return m.daemonsOf(cr)
 			}
 			m.instances[cr][id] = &mirroredInstance{status: ci.Status}
 		}
@@ -178,6 +180,17 @@ func (m *mirror) servicesOf(cr clusterRef) []serviceRef {
 	var out []serviceRef
 	for ref := range m.services {
 		if ref.clusterRef == cr {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// daemonsOf lists the DAEMON services of a cluster.
+func (m *mirror) daemonsOf(cr clusterRef) []serviceRef {
+	var out []serviceRef
+	for ref, ms := range m.services {
+		if ref.clusterRef == cr && ms.rec.SchedulingStrategy == model.SchedulingDaemon {
 			out = append(out, ref)
 		}
 	}

@@ -361,3 +361,65 @@ func TestServiceHealsOnSimulatedFleet(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonServiceOnSimulatedFleet: a DAEMON service keeps one task on
+// every instance that meets its constraint, starts one on an instance that
+// comes to match, and stops the one of an instance that stops matching.
+func TestDaemonServiceOnSimulatedFleet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	const cluster, name = "daemons", "log-shipper"
+	simFleet(t, env, c, cluster, 3)
+	arns := gt.Must(c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster)}))(t).ContainerInstanceArns
+	setRole := func(arn string, on bool) {
+		t.Helper()
+		attr := []types.Attribute{{Name: aws.String("role"), Value: aws.String("web"), TargetId: aws.String(arn)}}
+		if on {
+			gt.Must(c.PutAttributes(ctx, &ecs.PutAttributesInput{Cluster: aws.String(cluster), Attributes: attr}))(t)
+		} else {
+			gt.Must(c.DeleteAttributes(ctx, &ecs.DeleteAttributesInput{Cluster: aws.String(cluster), Attributes: attr}))(t)
+		}
+	}
+	setRole(arns[0], true)
+	setRole(arns[1], true)
+	simTD(t, c, "shipper")
+	gt.Must(c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String(name),
+		TaskDefinition: aws.String("shipper"), SchedulingStrategy: types.SchedulingStrategyDaemon,
+		PlacementConstraints: []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:role == web")}},
+	}))(t)
+	placed := func() map[string]int {
+		m := map[string]int{}
+		for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
+			if aws.ToString(task.LastStatus) == "RUNNING" {
+				m[aws.ToString(task.ContainerInstanceArn)]++
+			}
+		}
+		return m
+	}
+	want := func(what string, on ...string) {
+		t.Helper()
+		waitUntil(t, 30*time.Second, what, func() bool {
+			got := placed()
+			if len(got) != len(on) {
+				return false
+			}
+			for _, arn := range on {
+				if got[arn] != 1 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	want("one task on each matching instance", arns[0], arns[1])
+	setRole(arns[2], true)
+	want("a task on the instance that came to match", arns[0], arns[1], arns[2])
+	setRole(arns[0], false)
+	want("no task on the instance that stopped matching", arns[1], arns[2])
+	svc := waitStable(t, c, cluster, name)
+	if svc.DesiredCount != 2 || svc.RunningCount != 2 {
+		t.Fatalf("daemon service desired %d running %d, want 2 and 2", svc.DesiredCount, svc.RunningCount)
+	}
+}
