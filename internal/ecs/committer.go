@@ -3,6 +3,7 @@ package ecs
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -194,7 +195,7 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQu
 			if !touched[i] {
 				touched[i] = true
 				next := *pi.ci
-				next.RemainingResources = cloneResources(next.RemainingResources)
+				next.RemainingResources = slices.Clone(next.RemainingResources)
 				next.Version++
 				pi.ci = &next
 			}
@@ -232,10 +233,4 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQu
 	}
 	q.view = v
 	return outs, nil
-}
-
-func cloneResources(rs []w.Resource) []w.Resource {
-	out := make([]w.Resource, len(rs))
-	copy(out, rs)
-	return out
 }

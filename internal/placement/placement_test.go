@@ -2,6 +2,7 @@ package placement
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -256,19 +257,8 @@ func TestMemberOfStaticAndDynamic(t *testing.T) {
 func cloneInstances(in []Instance) []Instance {
 	out := slices.Clone(in)
 	for i := range out {
-		out[i].TaskGroups = clone(out[i].TaskGroups)
-		out[i].Attributes = clone(out[i].Attributes)
-	}
-	return out
-}
-
-func clone[K comparable, V any](m map[K]V) map[K]V {
-	if m == nil {
-		return nil
-	}
-	out := make(map[K]V, len(m))
-	for k, v := range m {
-		out[k] = v
+		out[i].TaskGroups = maps.Clone(out[i].TaskGroups)
+		out[i].Attributes = maps.Clone(out[i].Attributes)
 	}
 	return out
 }
