@@ -86,7 +86,9 @@ func TestCheckpointIsAtomicAndReloads(t *testing.T) {
 	if err := s.update(func(c *checkpoint) { c.InstanceArn, c.AckSeq = "arn:i", 42 }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Save(&engine.Checkpoint{Tasks: []engine.Record{{Task: &engine.Task{Desired: "RUNNING"}}}}); err != nil {
+	if err := s.Save(func() *engine.Checkpoint {
+		return &engine.Checkpoint{Tasks: []engine.Record{{Task: &engine.Task{Desired: "RUNNING"}}}}
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, checkpointFile+".tmp")); !os.IsNotExist(err) {

@@ -34,6 +34,9 @@ type fileStore struct {
 	path string
 	mu   sync.Mutex
 	cp   checkpoint
+	// engine returns the engine's state; write calls it, so that a
+	// deferred write builds the engine's checkpoint once, when it writes.
+	engine func() *engine.Checkpoint
 	// interval, when positive, defers writes: a change schedules one write
 	// of the latest state within interval, and later changes join it. A
 	// change of identity (cluster, endpoint, instance) is written at once.
@@ -70,9 +73,10 @@ func (s *fileStore) snapshot() checkpoint {
 	return s.cp
 }
 
-// Save records the engine's state.
-func (s *fileStore) Save(cp *engine.Checkpoint) error {
-	return s.update(func(c *checkpoint) { c.Engine = cp })
+// Save records that the engine's state changed; state is called when the
+// checkpoint is written.
+func (s *fileStore) Save(state func() *engine.Checkpoint) error {
+	return s.update(func(*checkpoint) { s.engine = state })
 }
 
 // setInterval makes writes lag changes by up to d (0: write every change);
@@ -111,6 +115,9 @@ func (s *fileStore) flush() error {
 
 // write writes the checkpoint; call with s.mu held.
 func (s *fileStore) write() error {
+	if s.engine != nil {
+		s.cp.Engine = s.engine()
+	}
 	b, err := json.Marshal(&s.cp)
 	if err != nil {
 		return err

@@ -305,7 +305,9 @@ func TestCheckpointInterval(t *testing.T) {
 			t.Fatalf("identity not written at once: %+v", cp)
 		}
 		s.update(func(c *checkpoint) { c.AckSeq = 1 })
-		s.Save(&engine.Checkpoint{Tasks: []engine.Record{{Task: &engine.Task{Desired: "RUNNING"}}}})
+		s.Save(func() *engine.Checkpoint {
+			return &engine.Checkpoint{Tasks: []engine.Record{{Task: &engine.Task{Desired: "RUNNING"}}}}
+		})
 		if cp := onDisk(); cp.AckSeq != 0 || cp.Engine != nil {
 			t.Fatalf("written before the interval: %+v", cp)
 		}

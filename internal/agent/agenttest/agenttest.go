@@ -196,9 +196,9 @@ type MemStore struct {
 	cp *engine.Checkpoint
 }
 
-// Save keeps a deep copy of cp.
-func (m *MemStore) Save(cp *engine.Checkpoint) error {
-	b, err := jsonClone(cp)
+// Save keeps a deep copy of the state at once.
+func (m *MemStore) Save(state func() *engine.Checkpoint) error {
+	b, err := jsonClone(state())
 	if err != nil {
 		return err
 	}

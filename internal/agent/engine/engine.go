@@ -32,12 +32,16 @@ type Reporter interface {
 // ErrRejected marks a report the control plane refused for good.
 var ErrRejected = errors.New("engine: report rejected")
 
-// Store persists the engine's checkpoint. Save is called with the complete
-// state, serialized: one call covers every change made since the previous
-// call began (changes made while a call runs are group-committed by the
-// next one).
+// Store persists the engine's checkpoint. Save is called after changes,
+// serialized: one call covers every change made since the previous call
+// began (changes made while a call runs are group-committed by the next
+// one). state returns the complete checkpoint as of the moment it is
+// called: a store that writes at once calls it before Save returns, one
+// that defers its writes calls it when it writes, so that a burst of
+// changes on an instance with many tasks builds the checkpoint once, not
+// once per change.
 type Store interface {
-	Save(cp *Checkpoint) error
+	Save(state func() *Checkpoint) error
 }
 
 // Config tunes an engine; Default gives ECS's values.
@@ -411,22 +415,29 @@ func (e *Engine) save() error {
 	return b.err
 }
 
-// write hands the complete state to the store. Only save calls it, one
-// call at a time.
+// write hands the state to the store. Only save calls it, one call at a
+// time.
 func (e *Engine) write() error {
+	err := e.store.Save(e.checkpoint)
+	if err != nil {
+		e.log.Error("checkpoint failed", "err", err)
+	}
+	return err
+}
+
+// checkpoint returns the complete state: every task's last published copy
+// with its unsent reports, and the tombstones. The copies are shared, not
+// cloned: a published snapshot is never changed, only replaced.
+func (e *Engine) checkpoint() *Checkpoint {
 	e.mu.Lock()
-	cp := &Checkpoint{Tombstones: maps.Clone(e.tombs)}
+	defer e.mu.Unlock()
+	cp := &Checkpoint{Tombstones: maps.Clone(e.tombs), Tasks: make([]Record, 0, len(e.tasks))}
 	for _, en := range e.tasks {
 		if en.snap != nil {
 			cp.Tasks = append(cp.Tasks, Record{Task: en.snap, Outbox: en.outbox})
 		}
 	}
-	e.mu.Unlock()
-	err := e.store.Save(cp)
-	if err != nil {
-		e.log.Error("checkpoint failed", "err", err)
-	}
-	return err
+	return cp
 }
 
 // send delivers a task's outbox in order, retrying with back-off, until it

@@ -26,7 +26,7 @@ type countStore struct {
 	written  map[string]int // task -> highest counter a finished write carried
 }
 
-func (s *countStore) Save(cp *Checkpoint) error {
+func (s *countStore) Save(state func() *Checkpoint) error {
 	if s.inFlight.Add(1) > 1 {
 		s.overlap.Store(true)
 	}
@@ -39,7 +39,7 @@ func (s *countStore) Save(cp *Checkpoint) error {
 		s.block(n)
 	}
 	vals := map[string]int{}
-	for _, r := range cp.Tasks {
+	for _, r := range state().Tasks {
 		v, _ := strconv.Atoi(r.Task.StoppedReason)
 		vals[r.Task.Assignment.TaskArn] = v
 	}
