@@ -179,20 +179,32 @@ func (a *Agent) metadataAddr() string {
 	return ip + ":0"
 }
 
+// fullSyncEvery is how often the agent asks for a full payload, with its
+// manifest, while it otherwise applies payloads of changes: the check
+// that nothing was missed, and the expiry of tombstones.
+const fullSyncEvery = time.Minute
+
 // poll long-polls for payloads and applies each until ctx ends. The first
-// poll after a start asks with AckSeq 0 (answer at once with everything).
+// poll after a start asks with AckSeq 0 (answer at once with everything);
+// later ones ask for the changes since the last payload, and for a full
+// payload every fullSyncEvery.
 func (a *Agent) poll(ctx context.Context) error {
 	var ack int64
+	var lastFull time.Time
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
+		full := ack == 0 || time.Since(lastFull) >= fullSyncEvery
 		req := agentproto.PollRequest{
 			Cluster:              a.cfg.Cluster,
 			ContainerInstanceArn: a.arn,
 			AckSeq:               ack,
 			WaitSeconds:          agentproto.MaxWaitSeconds,
-			Manifest:             a.eng.Manifest(),
+			Changes:              !full,
 			AgentVersion:         a.cfg.AgentVersion,
 			DockerVersion:        "DockerVersion: " + a.info.Version,
+		}
+		if full {
+			req.Manifest = a.eng.Manifest()
 		}
 		var resp agentproto.PollResponse
 		err := a.cl.call(ctx, agentproto.TargetPrefix+".Poll", &req, &resp, (agentproto.MaxWaitSeconds+15)*time.Second)
@@ -213,7 +225,12 @@ func (a *Agent) poll(ctx context.Context) error {
 			continue
 		}
 		backoff = 500 * time.Millisecond
-		a.eng.Apply(resp.Tasks)
+		if resp.Changes {
+			a.eng.ApplyChanges(resp.Tasks, resp.Removed)
+		} else {
+			a.eng.Apply(resp.Tasks)
+			lastFull = time.Now()
+		}
 		if resp.Seq != ack {
 			ack = resp.Seq
 			if err := a.store.update(func(c *checkpoint) { c.AckSeq = ack }); err != nil {

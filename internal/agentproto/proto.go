@@ -14,7 +14,9 @@
 //     the agent has reported it STOPPED, and the agent applies a payload
 //     idempotently. Every poll is also the instance's heartbeat.
 //  3. ECS SubmitTaskStateChange / SubmitContainerStateChange for every change
-//     of a task's or container's known status.
+//     of a task's or container's known status, or SubmitStateChanges (target
+//     prefix TargetPrefix) for the changes of up to MaxStateChanges tasks at
+//     once, each read as SubmitTaskStateChange reads it.
 //
 // How the control plane reads a Poll:
 //   - Cluster must exist (ClusterNotFoundException); ContainerInstanceArn must
@@ -27,6 +29,16 @@
 //     until an assignment of the instance changed after AckSeq, or
 //     WaitSeconds passed (capped at half the agent timeout), then answers
 //     with the full, current payload. After a restart, poll with AckSeq 0.
+//   - With Changes set (and AckSeq and WaitSeconds above 0), the answer is
+//     a payload of changes when the control plane can tell them: only the
+//     assignments written after AckSeq (new tasks, changed desired status)
+//     and, in Removed, the tasks whose assignment was removed (reported
+//     STOPPED, or stopped by the control plane). A poll then costs what
+//     changed, not what the instance runs. When it cannot tell (the
+//     revision was compacted), it answers with the full payload
+//     (PollResponse.Changes false), and the agent must apply it as such.
+//     An agent should still ask for a full payload, with its manifest, now
+//     and then (Gantry's agent: every minute), as a check of everything.
 //   - A manifest entry the control plane has not assigned to the instance (a
 //     task it does not know, or one it already has as STOPPED) comes back as
 //     an Assignment with DesiredStatus STOPPED and an empty Definition: stop
@@ -84,10 +96,14 @@ type PollRequest struct {
 	// WaitSeconds for one (0: answer at once).
 	AckSeq      int64 `json:"ackSeq"`
 	WaitSeconds int32 `json:"waitSeconds" aws:"min=0,max=20"`
+	// Changes asks for a payload of changes since AckSeq rather than the
+	// full one (see the package comment).
+	Changes bool `json:"changes,omitempty"`
 	// Manifest is every task the agent knows of, with its known status; the
 	// control plane uses it to reconcile (a task it assigned that the agent
 	// does not know after a restart is re-sent; one the agent runs that the
-	// control plane does not know is told to stop).
+	// control plane does not know is told to stop). It is read only when
+	// the answer is a full payload: an agent asking for changes omits it.
 	Manifest []TaskStatus `json:"manifest,omitempty"`
 	// AgentVersion and DockerVersion refresh the instance's versionInfo.
 	AgentVersion  string `json:"agentVersion,omitempty"`
@@ -100,14 +116,25 @@ type TaskStatus struct {
 	KnownStatus string `json:"knownStatus"`
 }
 
-// PollResponse is one payload: the complete desired state of the instance.
+// PollResponse is one payload: the complete desired state of the instance,
+// or, with Changes, what changed in it after the poll's AckSeq.
 type PollResponse struct {
 	// Seq increases with every change to the instance's assignments (it is
-	// the store revision the payload was read at).
+	// the store revision the payload was read at, or that of the last
+	// change a payload of changes carries).
 	Seq int64 `json:"seq"`
+	// Changes says this is a payload of changes: Tasks holds only the
+	// assignments written after the poll's AckSeq, and Removed the tasks
+	// no longer assigned; any other task the agent knows is unchanged.
+	Changes bool `json:"changes,omitempty"`
 	// Tasks are all tasks assigned to the instance that have not been
-	// reported STOPPED, each with its desired status.
+	// reported STOPPED, each with its desired status (with Changes, those
+	// of them that changed).
 	Tasks []Assignment `json:"tasks"`
+	// Removed, in a payload of changes, lists the tasks whose assignment
+	// was removed after AckSeq: the agent no longer runs them and may
+	// forget them once stopped and reported.
+	Removed []string `json:"removed,omitempty"`
 	// HeartbeatSeconds is how often the agent must poll at the least to stay
 	// connected.
 	HeartbeatSeconds int32 `json:"heartbeatSeconds"`
@@ -207,6 +234,35 @@ type ContainerStateChangeRequest struct {
 	ecswire.SubmitContainerStateChangeRequest
 	HealthStatus string `json:"healthStatus,omitempty"`
 	ImageDigest  string `json:"imageDigest,omitempty"`
+}
+
+// MaxStateChanges is the most changes one SubmitStateChanges carries.
+const MaxStateChanges = 100
+
+// StateChangesRequest is the body of SubmitStateChanges: the next change of
+// each of several tasks of one cluster (at most one change per task: send a
+// task's next change once its previous one is acknowledged). The control
+// plane applies the changes of a batch together, in as few transactions as
+// its store allows.
+type StateChangesRequest struct {
+	Cluster string            `json:"cluster" aws:"required"`
+	Changes []TaskStateChange `json:"changes" aws:"required"`
+}
+
+// StateChangesResponse acknowledges a SubmitStateChanges: every change is
+// acknowledged except those in Rejected, which the control plane refused
+// for good (the error SubmitTaskStateChange would have answered for it). A
+// failure of the whole call (an error answer) acknowledges nothing: send
+// the batch again.
+type StateChangesResponse struct {
+	Rejected []RejectedChange `json:"rejected,omitempty"`
+}
+
+// RejectedChange is a change of a batch the control plane refused.
+type RejectedChange struct {
+	Index   int    `json:"index"` // its position in Changes
+	Code    string `json:"code"`  // the error code, as InvalidParameterException
+	Message string `json:"message"`
 }
 
 // Container health statuses (ecswire.Enums["HealthStatus"]).

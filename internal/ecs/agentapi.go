@@ -12,17 +12,22 @@ import (
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
-// The agent side of the control plane: the Poll action of the agent
-// protocol (agentproto). A poll is the instance's heartbeat and a long-poll
-// for its assignments: it answers with the instance's full desired state as
-// soon as it changed after the payload the agent last applied.
+// The agent side of the control plane: the Poll and SubmitStateChanges
+// actions of the agent protocol (agentproto). A poll is the instance's
+// heartbeat and a long-poll for its assignments: it answers with the
+// instance's full desired state, or what changed in it, as soon as it
+// changed after the payload the agent last applied. SubmitStateChanges
+// (reportbatch.go) is a batch of SubmitTaskStateChange.
 
 // AgentAPI returns the action table of the agent protocol, for the edge.
 func (s *Service) AgentAPI() *awsapi.Service {
 	m := awsapi.Model{Enums: w.Enums, InvalidParameter: InvalidParameter}
 	return &awsapi.Service{
 		TargetPrefix: agentproto.TargetPrefix,
-		Actions:      map[string]awsapi.Handler{"Poll": awsapi.Action(m, s.Poll)},
+		Actions: map[string]awsapi.Handler{
+			"Poll":               awsapi.Action(m, s.Poll),
+			"SubmitStateChanges": awsapi.Action(m, s.SubmitStateChanges),
+		},
 	}
 }
 
@@ -75,8 +80,12 @@ func (s *Service) Poll(ctx context.Context, in *agentproto.PollRequest) (*agentp
 	s.refreshVersionInfo(ctx, sc, name, id, ci, rev, in)
 	prefix := model.AssignmentsPrefix(name, id)
 	wait := min(time.Duration(in.WaitSeconds)*time.Second, s.opts.AgentTimeout/2)
+	heartbeat := int32(max(time.Second, s.opts.AgentTimeout/3) / time.Second)
 	if in.AckSeq > 0 && wait > 0 {
-		s.waitForChange(ctx, sc.st, prefix, in.AckSeq, wait)
+		evs, ok := s.waitForChange(ctx, sc.st, prefix, in.AckSeq, wait)
+		if ok && in.Changes {
+			return sc.changesPayload(name, in.AckSeq, evs, heartbeat)
+		}
 	}
 	page, err := sc.st.ListAll(ctx, prefix)
 	if err != nil {
@@ -85,7 +94,7 @@ func (s *Service) Poll(ctx context.Context, in *agentproto.PollRequest) (*agentp
 	out := &agentproto.PollResponse{
 		Seq:              page.Revision,
 		Tasks:            make([]agentproto.Assignment, 0, len(page.Items)),
-		HeartbeatSeconds: int32(max(time.Second, s.opts.AgentTimeout/3) / time.Second),
+		HeartbeatSeconds: heartbeat,
 	}
 	assigned := map[string]bool{}
 	for _, it := range page.Items {
@@ -109,16 +118,72 @@ func (s *Service) Poll(ctx context.Context, in *agentproto.PollRequest) (*agentp
 	return out, nil
 }
 
+// changesPayload is the payload of changes made of the events on an
+// instance's assignments after ackSeq: the assignments written (the last
+// version of each) and the tasks whose assignment was removed. Its Seq is
+// the revision of the last event, so that the next poll continues right
+// after it; with no event it stays ackSeq.
+func (sc scope) changesPayload(cluster string, ackSeq int64, evs []state.Event, heartbeat int32) (*agentproto.PollResponse, error) {
+	out := &agentproto.PollResponse{Seq: ackSeq, Changes: true, Tasks: []agentproto.Assignment{}, HeartbeatSeconds: heartbeat}
+	last := map[string]*agentproto.Assignment{} // task ARN -> last version; nil: removed
+	var order []string
+	for _, ev := range evs {
+		out.Seq = max(out.Seq, ev.Revision)
+		arn := sc.taskARN(cluster, lastSegment(ev.Key))
+		if _, seen := last[arn]; !seen {
+			order = append(order, arn)
+		}
+		if ev.Deleted {
+			last[arn] = nil
+			continue
+		}
+		a := new(agentproto.Assignment)
+		if err := ev.Decode(a); err != nil {
+			return nil, err
+		}
+		last[arn] = a
+	}
+	for _, arn := range order {
+		if a := last[arn]; a != nil {
+			out.Tasks = append(out.Tasks, *a)
+		} else {
+			out.Removed = append(out.Removed, arn)
+		}
+	}
+	return out, nil
+}
+
 // waitForChange blocks until a key under prefix changes after revision
-// since, wait passes, ctx ends or the service closes. A watch that cannot
-// start (the revision was compacted) ends the wait at once.
-func (s *Service) waitForChange(ctx context.Context, st *state.Store, prefix string, since int64, wait time.Duration) {
+// since, wait passes, ctx ends or the service closes. It returns the events
+// of the change (every event already delivered when the first arrived:
+// the changes of one or more revisions, each whole), or none after a
+// timeout; ok is false when the watch could not say what changed (it
+// could not start, the revision being compacted, or the service is
+// closing): then only a full read can tell.
+func (s *Service) waitForChange(ctx context.Context, st *state.Store, prefix string, since int64, wait time.Duration) (evs []state.Event, ok bool) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	ch := st.Watch(wctx, prefix, since)
 	select {
-	case <-st.Watch(wctx, prefix, since):
+	case evs, ok = <-ch:
+		if !ok {
+			return nil, wctx.Err() != nil && ctx.Err() == nil
+		}
 	case <-wctx.Done():
+		return nil, ctx.Err() == nil
 	case <-s.stopping:
+		return nil, false
+	}
+	for {
+		select {
+		case more, open := <-ch:
+			if !open {
+				return evs, true
+			}
+			evs = append(evs, more...)
+		default:
+			return evs, true
+		}
 	}
 }
 

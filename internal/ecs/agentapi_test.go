@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,6 +262,79 @@ func TestPollLongPoll(t *testing.T) {
 	}
 }
 
+// changes polls asking for a payload of changes since ackSeq.
+func (a *fakeAgent) changes(ackSeq int64, wait int32) agentproto.PollResponse {
+	a.t.Helper()
+	var out agentproto.PollResponse
+	if code := a.tryPoll(&agentproto.PollRequest{Cluster: a.cluster, ContainerInstanceArn: a.arn, AckSeq: ackSeq, WaitSeconds: wait, Changes: true}, &out); code != "" {
+		a.t.Fatalf("poll: %s", code)
+	}
+	return out
+}
+
+// An agent that asks for changes gets only what changed since its last
+// payload: new tasks, a changed desired status, tasks no longer assigned.
+func TestPollChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	a := startAgent(t, env, c, "deltas", 4096, 4096)
+	registerTD(t, c, "web")
+	run := func() string {
+		out := gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("deltas"), TaskDefinition: aws.String("web")}))(t)
+		return aws.ToString(out.Tasks[0].TaskArn)
+	}
+	first, second := run(), run()
+	full := a.poll(0, 0)
+	if full.Changes || len(full.Tasks) != 2 {
+		t.Fatalf("first poll = %+v, want the full payload of 2 tasks", full)
+	}
+
+	// A third task: the payload of changes holds it alone.
+	third := run()
+	p := a.changes(full.Seq, 5)
+	if !p.Changes || len(p.Tasks) != 1 || p.Tasks[0].TaskArn != third || len(p.Tasks[0].Definition.ContainerDefinitions) == 0 || len(p.Removed) != 0 || p.Seq <= full.Seq {
+		t.Fatalf("changes after a RunTask = %+v", p)
+	}
+
+	// StopTask changes the first task's desired status; the agent then
+	// reports it STOPPED and its assignment goes.
+	gt.Must(c.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("deltas"), Task: aws.String(first)}))(t)
+	p2 := a.changes(p.Seq, 5)
+	if !p2.Changes || len(p2.Tasks) != 1 || p2.Tasks[0].TaskArn != first || p2.Tasks[0].DesiredStatus != "STOPPED" || len(p2.Removed) != 0 {
+		t.Fatalf("changes after StopTask = %+v", p2)
+	}
+	a.report(first, "STOPPED")
+	p3 := a.changes(p2.Seq, 5)
+	if !p3.Changes || len(p3.Tasks) != 0 || len(p3.Removed) != 1 || p3.Removed[0] != first {
+		t.Fatalf("changes after the STOPPED report = %+v", p3)
+	}
+
+	// Nothing more: the poll waits and answers with no change, at the same Seq.
+	idle := a.changes(p3.Seq, 1)
+	if !idle.Changes || len(idle.Tasks) != 0 || len(idle.Removed) != 0 || idle.Seq != p3.Seq {
+		t.Fatalf("idle poll for changes = %+v", idle)
+	}
+
+	// Changes from an older Seq are all there, each task once, as last written.
+	all := a.changes(full.Seq, 5)
+	got := map[string]string{}
+	for _, t := range all.Tasks {
+		got[t.TaskArn] = t.DesiredStatus
+	}
+	if !all.Changes || len(all.Tasks) != 1 || got[third] != "RUNNING" || len(all.Removed) != 1 || all.Removed[0] != first || all.Seq != p3.Seq {
+		t.Fatalf("changes since the first payload = %+v", all)
+	}
+
+	// A full payload still lists every assigned task.
+	if f := a.poll(0, 0); f.Changes || len(f.Tasks) != 2 {
+		t.Fatalf("full payload = %+v", f)
+	} else if arns := []string{f.Tasks[0].TaskArn, f.Tasks[1].TaskArn}; !slices.Contains(arns, second) || !slices.Contains(arns, third) {
+		t.Fatalf("full payload tasks = %v", arns)
+	}
+}
+
 // A dedicated server with a one-second agent timeout: an instance whose
 // agent stops polling is disconnected, gets no tasks, and is connected
 // again by its next poll.
@@ -328,5 +403,105 @@ func TestCloseAnswersLongPolls(t *testing.T) {
 	case <-done:
 	case <-time.After(3 * time.Second):
 		t.Fatal("the long poll did not end when the server closed")
+	}
+}
+
+// submitBatch sends SubmitStateChanges and returns its answer, or the
+// error code.
+func (a *fakeAgent) submitBatch(changes ...agentproto.TaskStateChange) (agentproto.StateChangesResponse, string) {
+	var out agentproto.StateChangesResponse
+	code := a.call(agentproto.TargetPrefix+".SubmitStateChanges", agentproto.StateChangesRequest{Cluster: a.cluster, Changes: changes}, &out)
+	return out, code
+}
+
+func change(task, status string, containers ...agentproto.ContainerStateChange) agentproto.TaskStateChange {
+	return agentproto.TaskStateChange{
+		SubmitTaskStateChangeRequest: ecswire.SubmitTaskStateChangeRequest{Task: task, Status: status},
+		Containers:                   containers,
+	}
+}
+
+// A batch of reports applies each change as SubmitTaskStateChange would,
+// rejects alone (by index) those it would refuse, and gives back the
+// reservations of several tasks stopping on one instance at once.
+func TestSubmitStateChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	a := startAgent(t, env, c, "batch", 1024, 1024)
+	registerTD(t, c, "web") // 128 MiB, no CPU
+	out := gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("batch"), TaskDefinition: aws.String("web"), Count: aws.Int32(3)}))(t)
+	if len(out.Tasks) != 3 {
+		t.Fatalf("run = %v", reasons(out.Failures))
+	}
+	arns := []string{aws.ToString(out.Tasks[0].TaskArn), aws.ToString(out.Tasks[1].TaskArn), aws.ToString(out.Tasks[2].TaskArn)}
+	if mem := resource(describeOne(t, c, "batch", a.arn).RemainingResources, "MEMORY").IntegerValue; mem != 1024-3*128 {
+		t.Fatalf("remaining memory after 3 tasks = %d", mem)
+	}
+	unknown := "arn:aws:ecs:" + a.region + ":" + gt.Account + ":task/batch/" + strings.Repeat("c", 32)
+
+	res, code := a.submitBatch(
+		change(arns[0], "RUNNING", container("app", "RUNNING")),
+		change(unknown, "RUNNING"),
+		change(arns[1], "RUNNING", container("nope", "RUNNING")),
+		change(arns[2], "RUNNING", container("app", "RUNNING")),
+		change(arns[2], "STOPPED"),
+		change(arns[1], "BORED"),
+	)
+	if code != "" {
+		t.Fatalf("SubmitStateChanges: %s", code)
+	}
+	got := map[int]string{}
+	for _, r := range res.Rejected {
+		got[r.Index] = r.Code
+	}
+	want := map[int]string{1: "InvalidParameterException", 2: "InvalidParameterException", 4: "InvalidParameterException", 5: "InvalidParameterException"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("rejected = %+v, want indexes 1, 2, 4 and 5 (unknown task, unknown container, task twice, bad status)", res.Rejected)
+	}
+	for i, want := range []string{"RUNNING", "PENDING", "RUNNING"} {
+		if task := describeTask(t, c, "batch", arns[i]); aws.ToString(task.LastStatus) != want || (want == "RUNNING" && task.StartedAt == nil) {
+			t.Fatalf("task %d: lastStatus %s startedAt %v, want %s", i, aws.ToString(task.LastStatus), task.StartedAt, want)
+		}
+	}
+
+	// All three stop in one batch: the instance gets all its memory back,
+	// and the agent's next payload has none of them.
+	res, code = a.submitBatch(change(arns[0], "STOPPED"), change(arns[1], "STOPPED"), change(arns[2], "STOPPED"))
+	if code != "" || len(res.Rejected) != 0 {
+		t.Fatalf("stopping batch: %s %+v", code, res.Rejected)
+	}
+	for i := range arns {
+		if task := describeTask(t, c, "batch", arns[i]); aws.ToString(task.LastStatus) != "STOPPED" || task.StoppedAt == nil {
+			t.Fatalf("task %d not STOPPED: %s", i, aws.ToString(task.LastStatus))
+		}
+	}
+	ci := describeOne(t, c, "batch", a.arn)
+	if mem := resource(ci.RemainingResources, "MEMORY").IntegerValue; mem != 1024 || ci.RunningTasksCount != 0 {
+		t.Fatalf("after the batch of stops: remaining memory %d, running %d; want 1024 and 0", mem, ci.RunningTasksCount)
+	}
+	if p := a.poll(0, 0); len(p.Tasks) != 0 {
+		t.Fatalf("payload after the stops = %+v", p.Tasks)
+	}
+	// A repeated batch changes nothing and is acknowledged.
+	if res, code := a.submitBatch(change(arns[0], "STOPPED")); code != "" || len(res.Rejected) != 0 {
+		t.Fatalf("repeated stop: %s %+v", code, res.Rejected)
+	}
+
+	// The batch itself: 1 to 100 changes, of a cluster that exists.
+	if _, code := a.submitBatch(); code != "InvalidParameterException" {
+		t.Errorf("empty batch: %q", code)
+	}
+	many := make([]agentproto.TaskStateChange, agentproto.MaxStateChanges+1)
+	for i := range many {
+		many[i] = change(arns[0], "RUNNING")
+	}
+	if _, code := a.submitBatch(many...); code != "InvalidParameterException" {
+		t.Errorf("batch of 101: %q", code)
+	}
+	var ignored agentproto.StateChangesResponse
+	if code := a.call(agentproto.TargetPrefix+".SubmitStateChanges", agentproto.StateChangesRequest{Cluster: "nowhere", Changes: []agentproto.TaskStateChange{change(arns[0], "RUNNING")}}, &ignored); code != "ClusterNotFoundException" {
+		t.Errorf("unknown cluster: %q", code)
 	}
 }

@@ -51,28 +51,37 @@ type containerInfo struct{ essential, healthCheck bool }
 // its containers'. It answers {"acknowledgment":"true"} whether or not the
 // report changed anything.
 func (s *Service) SubmitTaskStateChange(ctx context.Context, in *agentproto.TaskStateChange) (*w.SubmitTaskStateChangeResponse, error) {
-	if v := wire.Validate(&in.SubmitTaskStateChangeRequest, w.Enums); len(v) > 0 {
-		return nil, InvalidParameter.Errorf("%s", v[0])
-	}
-	if err := checkStatus("status", in.Status); err != nil {
+	ch, err := checkTaskStateChange(in)
+	if err != nil {
 		return nil, err
-	}
-	if in.StopCode != "" && !slices.Contains(w.Enums["TaskStopCode"], in.StopCode) {
-		return nil, InvalidParameter.Errorf("stopCode %q is not one of %v.", in.StopCode, w.Enums["TaskStopCode"])
-	}
-	for _, c := range in.Containers {
-		if err := checkContainerChange(c); err != nil {
-			return nil, err
-		}
-	}
-	ch := stateChange{
-		status: in.Status, reason: in.Reason, stopCode: in.StopCode, containers: in.Containers,
-		pullStartedAt: in.PullStartedAt, pullStoppedAt: in.PullStoppedAt, executionStoppedAt: in.ExecutionStoppedAt,
 	}
 	if err := s.applyReport(ctx, in.Cluster, in.Task, ch); err != nil {
 		return nil, err
 	}
 	return &w.SubmitTaskStateChangeResponse{Acknowledgment: "true"}, nil
+}
+
+// checkTaskStateChange validates a task's report and returns it as a
+// stateChange.
+func checkTaskStateChange(in *agentproto.TaskStateChange) (stateChange, error) {
+	if v := wire.Validate(&in.SubmitTaskStateChangeRequest, w.Enums); len(v) > 0 {
+		return stateChange{}, InvalidParameter.Errorf("%s", v[0])
+	}
+	if err := checkStatus("status", in.Status); err != nil {
+		return stateChange{}, err
+	}
+	if in.StopCode != "" && !slices.Contains(w.Enums["TaskStopCode"], in.StopCode) {
+		return stateChange{}, InvalidParameter.Errorf("stopCode %q is not one of %v.", in.StopCode, w.Enums["TaskStopCode"])
+	}
+	for _, c := range in.Containers {
+		if err := checkContainerChange(c); err != nil {
+			return stateChange{}, err
+		}
+	}
+	return stateChange{
+		status: in.Status, reason: in.Reason, stopCode: in.StopCode, containers: in.Containers,
+		pullStartedAt: in.PullStartedAt, pullStoppedAt: in.PullStoppedAt, executionStoppedAt: in.ExecutionStoppedAt,
+	}, nil
 }
 
 // SubmitContainerStateChange applies an agent's report of one container.
@@ -130,26 +139,42 @@ func (s *Service) applyReport(ctx context.Context, clusterRef, ref string, ch st
 	if !ok {
 		return errTaskNotFound()
 	}
-	_, err = state.Retry(ctx, func() (struct{}, error) {
-		cur, err := sc.loadTaskState(ctx, name, id)
+	return s.applyReportTo(ctx, sc, name, id, ch)
+}
+
+// applyReportTo applies a report to the task id of cluster, retrying on
+// conflicts.
+func (s *Service) applyReportTo(ctx context.Context, sc scope, cluster, id string, ch stateChange) error {
+	_, err := state.Retry(ctx, func() (struct{}, error) {
+		cur, err := sc.loadTaskState(ctx, cluster, id)
 		if errors.Is(err, state.ErrNotFound) {
 			return struct{}{}, errTaskNotFound()
 		}
 		if err != nil {
 			return struct{}{}, err
 		}
-		changed, err := applyChange(cur.task, ch, containerInfos(cur.assignment), s.now())
+		changed, err := cur.apply(ch, s.now())
 		if err != nil || !changed {
 			return struct{}{}, err
 		}
-		if a := cur.assignment; a != nil && a.DesiredStatus != cur.task.DesiredStatus {
-			a.DesiredStatus, a.StoppedReason, a.StopCode = cur.task.DesiredStatus, cur.task.StoppedReason, cur.task.StopCode
-			a.Version = cur.task.Version
-			cur.assignmentChanged = true
-		}
-		return struct{}{}, cur.commit(ctx, sc, name)
+		return struct{}{}, cur.commit(ctx, sc, cluster)
 	})
 	return err
+}
+
+// apply applies a report to the task read, and carries a change of its
+// desired status into its assignment.
+func (ts *taskState) apply(ch stateChange, now time.Time) (bool, error) {
+	changed, err := applyChange(ts.task, ch, containerInfos(ts.assignment), now)
+	if err != nil || !changed {
+		return false, err
+	}
+	if a := ts.assignment; a != nil && a.DesiredStatus != ts.task.DesiredStatus {
+		a.DesiredStatus, a.StoppedReason, a.StopCode = ts.task.DesiredStatus, ts.task.StoppedReason, ts.task.StopCode
+		a.Version = ts.task.Version
+		ts.assignmentChanged = true
+	}
+	return true, nil
 }
 
 // containerInfos reads, from a task's assignment, which containers are
@@ -402,39 +427,94 @@ func (sc scope) loadTaskState(ctx context.Context, cluster, id string) (*taskSta
 
 // commit writes the task if nothing changed since it was read. A task that
 // has just become STOPPED also loses its assignment and gives its
-// reservation back to its instance (and leaves its load); otherwise a changed assignment is
-// written with it.
+// reservation back to its instance (and leaves its load); otherwise a
+// changed assignment is written with it.
 func (ts *taskState) commit(ctx context.Context, sc scope, cluster string) error {
+	txn := sc.st.Txn()
+	rel := releases{}
+	if err := ts.stage(txn, cluster, rel); err != nil {
+		return err
+	}
+	rel.stage(txn)
+	_, err := txn.Commit(ctx)
+	return err
+}
+
+// stage adds the task's writes to txn, conditional on what was read. What
+// a task that has just become STOPPED gives back goes into rel, which the
+// tasks of one transaction share (several may leave one instance).
+func (ts *taskState) stage(txn *state.Txn, cluster string, rel releases) error {
 	t := ts.task
 	id := lastSegment(t.TaskArn)
 	key := model.TaskKey(cluster, id)
 	asgKey := model.AssignmentKey(cluster, t.InstanceID, id)
-	txn := sc.st.Txn().Expect(key, ts.taskRev).Put(key, t)
+	txn.Expect(key, ts.taskRev).Put(key, t)
 	switch {
 	case t.LastStatus == agentproto.StatusStopped && !ts.wasStopped:
 		if ts.assignment != nil {
 			txn.Expect(asgKey, ts.asgRev).Delete(asgKey)
 		}
 		if it := ts.instanceItem; it != nil {
-			ci := new(model.ContainerInstance)
-			if err := it.Decode(ci); err != nil {
+			r, err := rel.of(it, false)
+			if err != nil {
 				return err
 			}
-			release(ci, t.Reserved)
-			ci.Version++
-			txn.Expect(it.Key, it.Revision).Put(it.Key, ci)
+			release(r.ci, t.Reserved)
 		}
 		if it := ts.loadItem; it != nil {
-			var load model.InstanceLoad
-			if err := it.Decode(&load); err != nil {
+			r, err := rel.of(it, true)
+			if err != nil {
 				return err
 			}
-			load.Add(t.Group, -1)
-			txn.Expect(it.Key, it.Revision).Put(it.Key, &load)
+			r.load.Add(t.Group, -1)
 		}
 	case ts.assignment != nil && ts.assignmentChanged:
 		txn.Expect(asgKey, ts.asgRev).Put(asgKey, ts.assignment)
 	}
-	_, err := txn.Commit(ctx)
-	return err
+	return nil
+}
+
+// releases are the instance records and loads a transaction changes as
+// tasks stop, by key, each decoded once.
+type releases map[string]*released
+
+type released struct {
+	item state.Item
+	ci   *model.ContainerInstance // for an instance record
+	load *model.InstanceLoad      // for a load
+}
+
+// of returns the record of item (a load, or an instance record), decoding
+// it the first time.
+func (rel releases) of(it *state.Item, load bool) (*released, error) {
+	if r, ok := rel[it.Key]; ok {
+		return r, nil
+	}
+	r := &released{item: *it}
+	var err error
+	if load {
+		r.load = new(model.InstanceLoad)
+		err = it.Decode(r.load)
+	} else {
+		r.ci = new(model.ContainerInstance)
+		err = it.Decode(r.ci)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rel[it.Key] = r
+	return r, nil
+}
+
+// stage writes the changed records, conditional on their revisions read.
+func (rel releases) stage(txn *state.Txn) {
+	for _, r := range rel {
+		txn.Expect(r.item.Key, r.item.Revision)
+		if r.ci != nil {
+			r.ci.Version++
+			txn.Put(r.item.Key, r.ci)
+		} else {
+			txn.Put(r.item.Key, r.load)
+		}
+	}
 }

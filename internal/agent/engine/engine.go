@@ -214,39 +214,12 @@ func (e *Engine) Wait() { e.wg.Wait() }
 // status updated; a task finished and forgotten is reported again instead
 // of run again.
 func (e *Engine) Apply(assignments []agentproto.Assignment) {
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(assignments))
 	var forget []string
 	e.mu.Lock()
 	for _, a := range assignments {
 		seen[a.TaskArn] = true
-		if en, ok := e.tasks[a.TaskArn]; ok {
-			en.inPayload = true
-			if en.tm != nil {
-				en.tm.update(a)
-			}
-			continue
-		}
-		if tomb, ok := e.tombs[a.TaskArn]; ok {
-			if time.Since(e.resent[a.TaskArn]) > 5*time.Second {
-				e.resent[a.TaskArn] = time.Now()
-				final := tomb.Final
-				e.wg.Add(1)
-				go func() {
-					defer e.wg.Done()
-					if err := e.rep.Report(e.ctx, &final); err != nil {
-						e.log.Debug("re-report of a finished task failed", "task", final.Task, "err", err)
-					}
-				}()
-			}
-			continue
-		}
-		if len(a.Definition.ContainerDefinitions) == 0 {
-			continue // a stop for a task this engine does not know: nothing to do
-		}
-		t := newTask(a)
-		en := &entry{inPayload: true, tm: e.newTaskManager(t)}
-		e.tasks[a.TaskArn] = en
-		e.runTask(en.tm)
+		e.apply(a)
 	}
 	for arn, en := range e.tasks {
 		if !seen[arn] {
@@ -265,6 +238,61 @@ func (e *Engine) Apply(assignments []agentproto.Assignment) {
 	for _, arn := range forget {
 		e.maybeForget(arn)
 	}
+}
+
+// ApplyChanges takes a payload of changes (agentproto.PollResponse with
+// Changes): the assignments written since the last payload, applied as
+// Apply applies them, and the tasks no longer assigned. It costs what
+// changed, not what the instance runs; tombstones expire at the next full
+// payload.
+func (e *Engine) ApplyChanges(assignments []agentproto.Assignment, removed []string) {
+	var forget []string
+	e.mu.Lock()
+	for _, a := range assignments {
+		e.apply(a)
+	}
+	for _, arn := range removed {
+		if en, ok := e.tasks[arn]; ok {
+			en.inPayload = false
+			forget = append(forget, arn)
+		}
+	}
+	e.mu.Unlock()
+	for _, arn := range forget {
+		e.maybeForget(arn)
+	}
+}
+
+// apply takes one assignment of a payload. Call with e.mu held.
+func (e *Engine) apply(a agentproto.Assignment) {
+	if en, ok := e.tasks[a.TaskArn]; ok {
+		en.inPayload = true
+		if en.tm != nil {
+			en.tm.update(a)
+		}
+		return
+	}
+	if tomb, ok := e.tombs[a.TaskArn]; ok {
+		if time.Since(e.resent[a.TaskArn]) > 5*time.Second {
+			e.resent[a.TaskArn] = time.Now()
+			final := tomb.Final
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				if err := e.rep.Report(e.ctx, &final); err != nil {
+					e.log.Debug("re-report of a finished task failed", "task", final.Task, "err", err)
+				}
+			}()
+		}
+		return
+	}
+	if len(a.Definition.ContainerDefinitions) == 0 {
+		return // a stop for a task this engine does not know: nothing to do
+	}
+	t := newTask(a)
+	en := &entry{inPayload: true, tm: e.newTaskManager(t)}
+	e.tasks[a.TaskArn] = en
+	e.runTask(en.tm)
 }
 
 // newTask makes the initial state of a newly assigned task.
