@@ -63,11 +63,16 @@ type committers struct {
 type committerQueue struct {
 	jobs    []*placeJob
 	running bool
-	// Used only by the goroutine draining the queue: the random source of
-	// ties, and the cluster as of the last batch it committed (nil after a
-	// failure), which the next batch refreshes instead of reading whole.
-	rnd  *rand.Rand
-	view *placementView
+	// Used only by the goroutine draining the queue (or, once it is idle,
+	// under committers.mu): the random source of ties, the cluster as of
+	// the last batch it committed (nil after a failure), which the next
+	// batch refreshes instead of reading whole, and the watches that keep
+	// that view current (placewatch.go).
+	rnd      *rand.Rand
+	view     *placementView
+	watch    *viewWatch
+	lastUsed time.Time
+	idle     *time.Timer // runs forgetIdleView
 }
 
 // place queues job behind its cluster's other placements and waits for
@@ -110,6 +115,12 @@ func (s *Service) drain(q *committerQueue, maxOps int) {
 		s.placers.mu.Lock()
 		if len(q.jobs) == 0 {
 			q.running = false
+			q.lastUsed = time.Now()
+			if q.idle == nil {
+				q.idle = time.AfterFunc(viewIdle, func() { s.forgetIdleView(q) })
+			} else {
+				q.idle.Reset(viewIdle)
+			}
 			s.placers.mu.Unlock()
 			return
 		}
@@ -125,12 +136,28 @@ func (s *Service) drain(q *committerQueue, maxOps int) {
 	}
 }
 
+// forgetIdleView drops the view of a queue that has placed nothing for
+// viewIdle, with its watches.
+func (s *Service) forgetIdleView(q *committerQueue) {
+	s.placers.mu.Lock()
+	defer s.placers.mu.Unlock()
+	if q.running || time.Since(q.lastUsed) < viewIdle {
+		return
+	}
+	q.watch.stop()
+	q.view, q.watch = nil, nil
+}
+
 // commitBatch places and commits a batch, retrying it whole on a conflict,
 // and tells each job its outcome.
 func (s *Service) commitBatch(jobs []*placeJob, q *committerQueue) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	outs, err := state.Retry(ctx, func() ([]placeOutcome, error) { return s.tryBatch(ctx, jobs, q) })
+	attempt := 0
+	outs, err := state.Retry(ctx, func() ([]placeOutcome, error) {
+		attempt++
+		return s.tryBatch(ctx, jobs, q, attempt > 1)
+	})
 	for k, j := range jobs {
 		if err != nil {
 			j.done <- placeOutcome{err: err}
@@ -140,14 +167,45 @@ func (s *Service) commitBatch(jobs []*placeJob, q *committerQueue) {
 	}
 }
 
+// currentView returns the queue's view of the cluster, brought up to date
+// by its watches, or read (and watched from then on) when there is none or
+// the watches stopped. The queue no longer holds the view: tryBatch gives
+// it back once its batch commits.
+// read says whether the view was read now, rather than kept by watches.
+func (s *Service) currentView(ctx context.Context, st *state.Store, cluster string, q *committerQueue) (v *placementView, read bool, err error) {
+	v = q.view
+	q.view = nil
+	if v != nil && q.watch != nil {
+		ok, err := s.refreshView(ctx, st, cluster, v, q.watch)
+		if err != nil {
+			q.watch.stop()
+			q.watch = nil
+			return nil, false, err
+		}
+		if ok {
+			return v, false, nil
+		}
+	}
+	q.watch.stop()
+	q.watch = nil
+	v, err = s.readPlacementView(ctx, st, cluster, v)
+	if err != nil {
+		return nil, false, err
+	}
+	q.watch = s.watchView(st, cluster, v)
+	return v, true, nil
+}
+
 // tryBatch is one attempt at a batch: read, place, commit. The queue
 // keeps the view it committed; any failure drops it, since the scheduler
 // has changed it in place.
-func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQueue) ([]placeOutcome, error) {
+// A client token is read again only on a retry: the first attempt expects
+// it as its request found it, and the transaction's check on it catches a
+// request that took it meanwhile.
+func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQueue, retry bool) ([]placeOutcome, error) {
 	sc, cluster, rnd := jobs[0].sc, jobs[0].spec.cluster, q.rnd
 	outs := make([]placeOutcome, len(jobs))
-	v, err := s.readPlacementView(ctx, sc.st, cluster, q.view)
-	q.view = nil
+	v, read, err := s.currentView(ctx, sc.st, cluster, q)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +215,7 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQu
 	touched := map[int]bool{}
 	tokens := map[*placeJob]runToken{}
 	for k, j := range jobs {
-		if j.tok != nil {
+		if j.tok != nil && retry {
 			if err := j.tok.refresh(ctx); err != nil {
 				outs[k].err = err
 				continue
@@ -208,8 +266,15 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQu
 			arns = append(arns, t.TaskArn)
 		}
 		if j.tok != nil && len(arns) > 0 {
-			tokens[j] = j.tok.add(txn, arns...)
+			tokens[j] = j.tok.record(txn, arns, outs[k].failures)
 		}
+	}
+	if !read && slices.ContainsFunc(outs, func(o placeOutcome) bool { return len(o.failures) > 0 }) {
+		// A task that did not fit may fit on what the watches have not
+		// delivered yet (a task stopped just before): a failure is
+		// answered only from a view read now. (q.view stays nil: the next
+		// attempt reads.)
+		return nil, state.ErrConflict
 	}
 	if len(touched) == 0 {
 		q.view = v

@@ -77,12 +77,14 @@ func loadInstance(ctx context.Context, st *state.Store, cluster, id string, dere
 // reads of container instances work on both, as deregistered instances
 // outlive their cluster.
 func existingCluster(ctx context.Context, sc scope, name string) error {
-	var c model.Cluster
-	_, err := sc.st.Get(ctx, model.ClusterKey(name), &c)
-	if errors.Is(err, state.ErrNotFound) {
+	pages, err := sc.st.ReadAll(ctx, state.Read{Key: model.ClusterKey(name), CountOnly: true})
+	if err != nil {
+		return err
+	}
+	if pages[0].Count == 0 {
 		return errClusterNotFound(name)
 	}
-	return err
+	return nil
 }
 
 // The resources an agent registers, and their types.

@@ -23,6 +23,7 @@ type placeInstance struct {
 
 // placementView is what placement reads of a cluster, at one revision.
 type placementView struct {
+	readRev    int64 // the store revision the view was last read at
 	clusterRev int64
 	instances  []placeInstance
 	index      map[string]int   // instance id -> position
@@ -54,7 +55,7 @@ func (s *Service) readPlacementView(ctx context.Context, st *state.Store, cluste
 	if c.Status == model.ClusterInactive {
 		return nil, errClusterNotFound(cluster)
 	}
-	v := &placementView{clusterRev: pages[0].Items[0].Revision, index: map[string]int{}, beats: map[string]int64{}}
+	v := &placementView{readRev: pages[0].Revision, clusterRev: pages[0].Items[0].Revision, index: map[string]int{}, beats: map[string]int64{}}
 	if err := decodeBeats(pages[2].Items, v.beats); err != nil {
 		return nil, err
 	}

@@ -242,17 +242,19 @@ func (c *tokenClaim) refresh(ctx context.Context) error {
 	return nil
 }
 
-// add makes txn record arns in the token, conditional on the token's
-// revision read last; it returns the record written, which the claim holds
-// once the transaction commits.
-func (c *tokenClaim) add(txn *state.Txn, arns ...string) runToken {
+// record makes txn write the token done, with the request's tasks and
+// failures, conditional on the token's revision read last; it returns the
+// record written, which the claim holds once the transaction commits.
+func (c *tokenClaim) record(txn *state.Txn, arns []string, failures []w.Failure) runToken {
 	rec := c.rec
 	rec.TaskArns = append(slices.Clone(rec.TaskArns), arns...)
+	rec.Failures, rec.Done = failures, true
 	txn.Expect(c.key, c.rev).Put(c.key, &rec)
 	return rec
 }
 
-// finish records the request's failures and marks the token done.
+// finish records the request's failures and marks the token done, when
+// the placing transaction did not (it placed nothing).
 func (c *tokenClaim) finish(ctx context.Context, failures []w.Failure) error {
 	_, err := state.Retry(ctx, func() (struct{}, error) {
 		if err := c.refresh(ctx); err != nil {

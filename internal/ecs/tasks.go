@@ -89,7 +89,7 @@ func (s *Service) RunTask(ctx context.Context, in *w.RunTaskRequest) (*w.RunTask
 	for _, t := range tasks {
 		out.Tasks = append(out.Tasks, t.Task)
 	}
-	if tok != nil {
+	if tok != nil && !tok.rec.Done {
 		if err := tok.finish(ctx, out.Failures); errors.Is(err, errTokenTaken) {
 			return s.replayToken(ctx, sc, in)
 		} else if err != nil {

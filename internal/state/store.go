@@ -99,9 +99,22 @@ func (it Item) Decode(v any) error {
 	return nil
 }
 
+// readOpts are the options of every read. The embedded etcd is a single
+// member: a write is acknowledged only once applied, so a serializable
+// read (served from the applied state, without a ReadIndex round through
+// raft) already sees every acknowledged write, and does not queue behind
+// the writes in flight. An external cluster may answer from a lagging
+// member: its reads stay linearizable.
+func (s *Store) readOpts() []clientv3.OpOption {
+	if s.embedded != nil {
+		return []clientv3.OpOption{clientv3.WithSerializable()}
+	}
+	return nil
+}
+
 // Get reads key into v and returns its modification revision.
 func (s *Store) Get(ctx context.Context, key string, v any) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.key(key))
+	resp, err := s.cli.Get(ctx, s.key(key), s.readOpts()...)
 	if err != nil {
 		return 0, fmt.Errorf("state: get %s: %w", key, err)
 	}
@@ -132,7 +145,7 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) (Page
 	if after != "" {
 		start = s.key(after) + "\x00"
 	}
-	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(full))}
+	opts := append([]clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(full))}, s.readOpts()...)
 	if limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
@@ -155,7 +168,7 @@ func (s *Store) ListAll(ctx context.Context, prefix string) (Page, error) {
 // Count returns how many keys start with prefix.
 func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
 	full := s.key(prefix)
-	resp, err := s.cli.Get(ctx, full, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := s.cli.Get(ctx, full, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, s.readOpts()...)...)
 	if err != nil {
 		return 0, fmt.Errorf("state: count %s: %w", prefix, err)
 	}
@@ -266,7 +279,7 @@ type Read struct {
 func (s *Store) ReadAll(ctx context.Context, reads ...Read) ([]Page, error) {
 	ops := make([]clientv3.Op, len(reads))
 	for i, r := range reads {
-		var opts []clientv3.OpOption
+		opts := s.readOpts()
 		if r.Prefix {
 			opts = append(opts, clientv3.WithPrefix())
 		}
