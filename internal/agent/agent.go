@@ -244,6 +244,34 @@ func (a *Agent) poll(ctx context.Context) error {
 // reporter sends the engine's state changes with SubmitTaskStateChange.
 type reporter struct{ cl *client }
 
+// ReportBatch sends the changes of several tasks in one SubmitStateChanges;
+// a client error of the whole call, or of one change, is permanent.
+func (r reporter) ReportBatch(ctx context.Context, changes []*engine.StateChange) []error {
+	errs := make([]error, len(changes))
+	in := struct {
+		Cluster string                `json:"cluster"`
+		Changes []*engine.StateChange `json:"changes"`
+	}{Cluster: changes[0].Cluster, Changes: changes}
+	var out agentproto.StateChangesResponse
+	err := r.cl.call(ctx, agentproto.TargetPrefix+".SubmitStateChanges", &in, &out, 30*time.Second)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.permanent() {
+		err = fmt.Errorf("%w: %v", engine.ErrRejected, err)
+	}
+	for i := range errs {
+		errs[i] = err
+	}
+	if err != nil {
+		return errs
+	}
+	for _, rj := range out.Rejected {
+		if rj.Index >= 0 && rj.Index < len(errs) {
+			errs[rj.Index] = fmt.Errorf("%w: %s: %s", engine.ErrRejected, rj.Code, rj.Message)
+		}
+	}
+	return errs
+}
+
 // Report sends one state change; a client error is permanent.
 func (r reporter) Report(ctx context.Context, sc *engine.StateChange) error {
 	var out ecswire.SubmitTaskStateChangeResponse

@@ -29,6 +29,23 @@ type Reporter interface {
 	Report(ctx context.Context, sc *StateChange) error
 }
 
+// BatchReporter is a Reporter that also delivers the changes of several
+// tasks in one call. With one, the engine sends every task's next change
+// from one sender, in batches (a busy instance starting many tasks makes
+// one call per batch, not one per task); still in order per task, retried
+// with back-off per task.
+type BatchReporter interface {
+	Reporter
+	// ReportBatch sends changes (of distinct tasks) and returns the outcome
+	// of each, as Report's: nil once acknowledged, an error wrapping
+	// ErrRejected if refused for good, any other error to retry it.
+	ReportBatch(ctx context.Context, changes []*StateChange) []error
+}
+
+// maxBatch is the most changes a batch carries
+// (agentproto.MaxStateChanges).
+const maxBatch = agentproto.MaxStateChanges
+
 // ErrRejected marks a report the control plane refused for good.
 var ErrRejected = errors.New("engine: report rejected")
 
@@ -114,6 +131,12 @@ type Engine struct {
 	tombs  map[string]Tombstone
 	resent map[string]time.Time // tombstone re-reports, in memory
 	wg     sync.WaitGroup
+
+	// With a BatchReporter: the tasks with changes to send, and a wake-up
+	// of the sender.
+	batch BatchReporter
+	ready map[string]bool // on mu
+	kick  chan struct{}
 }
 
 // entry is the engine's book-keeping for one task.
@@ -126,6 +149,10 @@ type entry struct {
 	tm        *taskManager // nil once the task's goroutine has ended
 	sending   bool
 	inPayload bool
+	// With a BatchReporter: when the head of the outbox may be sent again
+	// after a failure, and the back-off of the next failure.
+	retryAt time.Time
+	backoff time.Duration
 }
 
 // New returns an engine; Start runs it.
@@ -159,6 +186,9 @@ func New(cfg Config, runtime rt.Runtime, rep Reporter, store Store) *Engine {
 	e := &Engine{cfg: cfg, rt: runtime, rep: rep, store: store, log: log,
 		tasks: map[string]*entry{}, tombs: map[string]Tombstone{}, resent: map[string]time.Time{}}
 	e.saveCond = sync.NewCond(&e.saveMu)
+	if br, ok := rep.(BatchReporter); ok {
+		e.batch, e.ready, e.kick = br, map[string]bool{}, make(chan struct{}, 1)
+	}
 	return e
 }
 
@@ -189,20 +219,39 @@ func (e *Engine) Start(ctx context.Context, cp *Checkpoint) {
 		}
 		e.mu.Unlock()
 	}
+	if e.batch != nil {
+		e.wg.Add(1)
+		go e.sendBatches(ctx)
+	}
 	e.mu.Lock()
 	for arn, en := range e.tasks {
 		if en.tm != nil {
 			e.runTask(en.tm)
 		}
 		if len(en.outbox) > 0 {
-			en.sending = true
-			e.wg.Add(1)
-			go e.send(arn)
+			e.startSending(arn, en)
 		}
 	}
 	e.mu.Unlock()
 	e.wg.Add(1)
 	go e.watch(ctx)
+}
+
+// startSending has the task's outbox sent: by its own goroutine, or by the
+// batch sender. Call with e.mu held, when the outbox has just become
+// non-empty and nothing sends it.
+func (e *Engine) startSending(arn string, en *entry) {
+	en.sending = true
+	if e.batch == nil {
+		e.wg.Add(1)
+		go e.send(arn)
+		return
+	}
+	e.ready[arn] = true
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Wait blocks until every goroutine of the engine has ended (after the
@@ -370,20 +419,15 @@ func (e *Engine) publish(t *Task) {
 	en.snapJSON = b
 	en.snap = t.clone()
 	rep := en.snap.report()
-	start := false
 	if !en.snap.Unreported && reportable(rep) && !(en.hasLast && sameReport(en.last, rep)) {
 		en.outbox = append(en.outbox, rep)
 		en.last, en.hasLast = rep, true
 		if !en.sending {
-			en.sending, start = true, true
-			e.wg.Add(1)
+			e.startSending(arn, en)
 		}
 	}
 	e.mu.Unlock()
 	e.save()
-	if start {
-		go e.send(arn)
-	}
 }
 
 // reportable says whether a report carries news: anything but a PENDING task
@@ -511,6 +555,105 @@ func (e *Engine) send(arn string) {
 		case <-ctx.Done():
 		}
 		backoff = min(backoff*2, e.cfg.RetryMax)
+	}
+}
+
+// sendBatches is the sender of an engine with a BatchReporter: whenever
+// tasks have changes to send, it sends the next change of each (up to
+// maxBatch at once), drops what was acknowledged or rejected, and puts a
+// failed change back for a retry after its task's back-off.
+func (e *Engine) sendBatches(ctx context.Context) {
+	defer e.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.kick:
+		case <-timer.C:
+		}
+		for ctx.Err() == nil {
+			arns, changes, next := e.takeReady()
+			if len(arns) == 0 {
+				if !next.IsZero() {
+					timer.Reset(time.Until(next))
+				}
+				break
+			}
+			errs := e.batch.ReportBatch(ctx, changes)
+			e.settle(ctx, arns, changes, errs)
+		}
+	}
+}
+
+// takeReady returns the next change of up to maxBatch tasks that have one
+// to send and are not waiting out a back-off, and when the first of those
+// waiting may be retried (zero if none waits).
+func (e *Engine) takeReady() (arns []string, changes []*StateChange, next time.Time) {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for arn := range e.ready {
+		en := e.tasks[arn]
+		if en == nil || len(en.outbox) == 0 {
+			delete(e.ready, arn)
+			continue
+		}
+		if en.retryAt.After(now) {
+			if next.IsZero() || en.retryAt.Before(next) {
+				next = en.retryAt
+			}
+			continue
+		}
+		if len(arns) < maxBatch {
+			sc := en.outbox[0]
+			arns, changes = append(arns, arn), append(changes, &sc)
+		}
+	}
+	return arns, changes, next
+}
+
+// settle applies the outcomes of a batch: an acknowledged or rejected
+// change leaves its outbox, a failed one waits for its task's back-off.
+func (e *Engine) settle(ctx context.Context, arns []string, changes []*StateChange, errs []error) {
+	var done []string
+	popped := false
+	now := time.Now()
+	e.mu.Lock()
+	for i, arn := range arns {
+		en := e.tasks[arn]
+		if en == nil || len(en.outbox) == 0 {
+			continue
+		}
+		err := errs[i]
+		if err != nil && !errors.Is(err, ErrRejected) {
+			if ctx.Err() != nil {
+				continue
+			}
+			en.backoff = min(max(en.backoff*2, e.cfg.RetryMin), e.cfg.RetryMax)
+			en.retryAt = now.Add(en.backoff)
+			e.log.Warn("state change not acknowledged, retrying", "task", arn, "status", changes[i].Status, "in", en.backoff, "err", err)
+			continue
+		}
+		if err != nil {
+			e.log.Warn("state change rejected, dropped", "task", arn, "status", changes[i].Status, "err", err)
+		}
+		en.outbox = en.outbox[1:]
+		en.backoff, en.retryAt = 0, time.Time{}
+		popped = true
+		if len(en.outbox) == 0 {
+			en.sending = false
+			delete(e.ready, arn)
+			done = append(done, arn)
+		}
+	}
+	e.mu.Unlock()
+	if popped {
+		e.save()
+	}
+	for _, arn := range done {
+		e.maybeForget(arn)
 	}
 }
 
