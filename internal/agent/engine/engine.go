@@ -402,7 +402,8 @@ func (e *Engine) Lookup(runtimeName string) (*Task, string, bool) {
 }
 
 // publish records a new state of a task: checkpoint, and a report queued
-// when what ECS would see changed.
+// when what ECS would see changed. Only the task's own goroutine publishes
+// it, so the copy can be decoded outside the engine's lock.
 func (e *Engine) publish(t *Task) {
 	b, err := json.Marshal(t)
 	if err != nil {
@@ -412,12 +413,22 @@ func (e *Engine) publish(t *Task) {
 	arn := t.Assignment.TaskArn
 	e.mu.Lock()
 	en, ok := e.tasks[arn]
-	if !ok || string(en.snapJSON) == string(b) {
+	same := ok && string(en.snapJSON) == string(b)
+	e.mu.Unlock()
+	if !ok || same {
+		return
+	}
+	snap := new(Task)
+	if err := json.Unmarshal(b, snap); err != nil {
+		e.log.Error("copy task", "task", arn, "err", err)
+		return
+	}
+	e.mu.Lock()
+	if en, ok = e.tasks[arn]; !ok {
 		e.mu.Unlock()
 		return
 	}
-	en.snapJSON = b
-	en.snap = t.clone()
+	en.snapJSON, en.snap = b, snap
 	rep := en.snap.report()
 	if !en.snap.Unreported && reportable(rep) && !(en.hasLast && sameReport(en.last, rep)) {
 		en.outbox = append(en.outbox, rep)

@@ -165,6 +165,13 @@ func (r *Runtime) Create(ctx context.Context, spec *rt.ContainerSpec) (string, e
 	c.seq = r.seq
 	r.ctrs[c.id] = c
 	r.names[c.name] = c.id
+	for k, v := range c.labels {
+		l := k + "=" + v
+		if r.byLabel[l] == nil {
+			r.byLabel[l] = map[string]*container{}
+		}
+		r.byLabel[l][c.id] = c
+	}
 	r.emit(c, "create")
 	return c.id, nil
 }
@@ -386,6 +393,13 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	c.removed = true
 	delete(r.ctrs, id)
 	delete(r.names, c.name)
+	for k, v := range c.labels {
+		l := k + "=" + v
+		delete(r.byLabel[l], c.id)
+		if len(r.byLabel[l]) == 0 {
+			delete(r.byLabel, l)
+		}
+	}
 	r.emit(c, "destroy")
 	return nil
 }
@@ -394,8 +408,16 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]rt.ContainerState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Look only among the containers with the rarest of the labels asked
+	// for (an agent lists a task's containers by its task label).
+	among := r.ctrs
+	for k, v := range labels {
+		if set := r.byLabel[k+"="+v]; len(set) < len(among) {
+			among = set
+		}
+	}
 	var found []*container
-	for _, c := range r.ctrs {
+	for _, c := range among {
 		match := true
 		for k, v := range labels {
 			if got, ok := c.labels[k]; !ok || got != v {

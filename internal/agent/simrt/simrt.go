@@ -116,8 +116,9 @@ type Runtime struct {
 	opts Options
 
 	mu       sync.Mutex
-	ctrs     map[string]*container // by id
-	names    map[string]string     // name -> id
+	ctrs     map[string]*container            // by id
+	names    map[string]string                // name -> id
+	byLabel  map[string]map[string]*container // "key=value" -> id -> container
 	volumes  map[string]rt.VolumeSpec
 	ports    map[string]string // "proto/hostIP/port" -> id holding it
 	nextPort int               // next dynamic port to try
@@ -138,6 +139,7 @@ func New(opts Options) (*Runtime, error) {
 		opts:     opts,
 		ctrs:     map[string]*container{},
 		names:    map[string]string{},
+		byLabel:  map[string]map[string]*container{},
 		volumes:  map[string]rt.VolumeSpec{},
 		ports:    map[string]string{},
 		nextPort: firstDynamicPort,
