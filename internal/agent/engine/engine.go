@@ -9,7 +9,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
@@ -141,8 +140,7 @@ type Engine struct {
 
 // entry is the engine's book-keeping for one task.
 type entry struct {
-	snap      *Task  // last published copy of the task
-	snapJSON  []byte // its JSON, to skip saves that change nothing
+	snap      *Task // last published copy of the task
 	outbox    []StateChange
 	last      StateChange // last queued report
 	hasLast   bool
@@ -205,7 +203,6 @@ func (e *Engine) Start(ctx context.Context, cp *Checkpoint) {
 				continue
 			}
 			en := &entry{snap: r.Task, outbox: r.Outbox, inPayload: true}
-			en.snapJSON, _ = json.Marshal(r.Task)
 			if n := len(r.Outbox); n > 0 {
 				en.last = r.Outbox[n-1]
 			} else {
@@ -402,33 +399,25 @@ func (e *Engine) Lookup(runtimeName string) (*Task, string, bool) {
 }
 
 // publish records a new state of a task: checkpoint, and a report queued
-// when what ECS would see changed. Only the task's own goroutine publishes
-// it, so the copy can be decoded outside the engine's lock.
+// when what ECS would see changed; a state already published changes
+// nothing. Only the task's own goroutine publishes it, so its copy is made
+// outside the engine's lock.
 func (e *Engine) publish(t *Task) {
-	b, err := json.Marshal(t)
-	if err != nil {
-		e.log.Error("marshal task", "task", t.Assignment.TaskArn, "err", err)
-		return
-	}
 	arn := t.Assignment.TaskArn
 	e.mu.Lock()
 	en, ok := e.tasks[arn]
-	same := ok && string(en.snapJSON) == string(b)
+	same := ok && en.snap != nil && sameState(en.snap, t)
 	e.mu.Unlock()
 	if !ok || same {
 		return
 	}
-	snap := new(Task)
-	if err := json.Unmarshal(b, snap); err != nil {
-		e.log.Error("copy task", "task", arn, "err", err)
-		return
-	}
+	snap := t.clone()
 	e.mu.Lock()
 	if en, ok = e.tasks[arn]; !ok {
 		e.mu.Unlock()
 		return
 	}
-	en.snapJSON, en.snap = b, snap
+	en.snap = snap
 	rep := en.snap.report()
 	if !en.snap.Unreported && reportable(rep) && !(en.hasLast && sameReport(en.last, rep)) {
 		en.outbox = append(en.outbox, rep)

@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/agentproto"
@@ -175,17 +177,59 @@ type Checkpoint struct {
 	Tombstones map[string]Tombstone `json:"tombstones,omitempty"`
 }
 
-// clone returns a deep copy of t (by a JSON round trip: tasks are small).
+// clone returns a copy of t that shares nothing with it but the
+// assignment, which never changes once the task exists (a later payload
+// only hands the task manager a desired status): copying a task costs its
+// state, not its task definition.
 func (t *Task) clone() *Task {
-	b, err := json.Marshal(t)
-	if err != nil {
-		panic(fmt.Sprintf("engine: marshal task: %v", err))
+	out := *t
+	out.PullStartedAt = clonePtr(t.PullStartedAt)
+	out.PullStoppedAt = clonePtr(t.PullStoppedAt)
+	out.ExecutionStoppedAt = clonePtr(t.ExecutionStoppedAt)
+	out.Volumes = slices.Clone(t.Volumes)
+	out.Containers = make([]*Container, len(t.Containers))
+	for i, c := range t.Containers {
+		cc := *c
+		cc.StartedAt = clonePtr(c.StartedAt)
+		cc.ExitCode = clonePtr(c.ExitCode)
+		cc.Bindings = slices.Clone(c.Bindings)
+		for k := range cc.Bindings {
+			cc.Bindings[k].ContainerPort = clonePtr(cc.Bindings[k].ContainerPort)
+			cc.Bindings[k].HostPort = clonePtr(cc.Bindings[k].HostPort)
+		}
+		out.Containers[i] = &cc
 	}
-	out := new(Task)
-	if err := json.Unmarshal(b, out); err != nil {
-		panic(fmt.Sprintf("engine: unmarshal task: %v", err))
+	return &out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
 	}
-	return out
+	v := *p
+	return &v
+}
+
+// sameState reports whether a and b, two states of one task, are the same
+// (their assignment, which never changes, is not compared).
+func sameState(a, b *Task) bool {
+	return a.Desired == b.Desired && a.Known == b.Known && a.StoppedReason == b.StoppedReason && a.StopCode == b.StopCode &&
+		sameTime(a.PullStartedAt, b.PullStartedAt) && sameTime(a.PullStoppedAt, b.PullStoppedAt) &&
+		sameTime(a.ExecutionStoppedAt, b.ExecutionStoppedAt) && slices.Equal(a.Volumes, b.Volumes) &&
+		a.VolumesReady == b.VolumesReady && a.CleanedUp == b.CleanedUp && a.Unreported == b.Unreported &&
+		slices.EqualFunc(a.Containers, b.Containers, sameContainer)
+}
+
+func sameContainer(a, b *Container) bool {
+	return a.Name == b.Name && a.RuntimeName == b.RuntimeName && a.RuntimeID == b.RuntimeID && a.Known == b.Known &&
+		sameTime(a.StartedAt, b.StartedAt) && (a.ExitCode == nil) == (b.ExitCode == nil) &&
+		(a.ExitCode == nil || *a.ExitCode == *b.ExitCode) && a.Reason == b.Reason &&
+		slices.EqualFunc(a.Bindings, b.Bindings, func(x, y ecswire.NetworkBinding) bool { return reflect.DeepEqual(x, y) }) &&
+		a.Health == b.Health && a.ImageDigest == b.ImageDigest && a.StopSent == b.StopSent
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }
 
 // def returns the definition of the container named name.
