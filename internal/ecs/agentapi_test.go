@@ -489,6 +489,22 @@ func TestSubmitStateChanges(t *testing.T) {
 		t.Fatalf("repeated stop: %s %+v", code, res.Rejected)
 	}
 
+	// An essential container exiting makes its task's desired status
+	// STOPPED, in the task and in the assignment the agent is sent.
+	crash := gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("batch"), TaskDefinition: aws.String("web")}))(t)
+	crashArn := aws.ToString(crash.Tasks[0].TaskArn)
+	exited := container("app", "STOPPED")
+	exited.ExitCode = new(int32(1))
+	if res, code := a.submitBatch(change(crashArn, "RUNNING", exited)); code != "" || len(res.Rejected) != 0 {
+		t.Fatalf("essential exit: %s %+v", code, res.Rejected)
+	}
+	if task := describeTask(t, c, "batch", crashArn); aws.ToString(task.DesiredStatus) != "STOPPED" || task.StopCode != types.TaskStopCodeEssentialContainerExited {
+		t.Fatalf("after an essential exit: desired %s stopCode %s", aws.ToString(task.DesiredStatus), task.StopCode)
+	}
+	if p := a.poll(0, 0); len(p.Tasks) != 1 || p.Tasks[0].DesiredStatus != "STOPPED" || p.Tasks[0].StopCode != "EssentialContainerExited" {
+		t.Fatalf("assignment after an essential exit = %+v", p.Tasks)
+	}
+
 	// The batch itself: 1 to 100 changes, of a cluster that exists.
 	if _, code := a.submitBatch(); code != "InvalidParameterException" {
 		t.Errorf("empty batch: %q", code)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/gantry-dev/gantry/internal/agentproto"
 	"github.com/gantry-dev/gantry/internal/awsapi"
@@ -126,10 +127,14 @@ func (s *Service) applyReportItems(ctx context.Context, sc scope, cluster string
 }
 
 // tryReportItems is one attempt at a chunk of a batch: read the tasks, then
-// their assignments, instances and loads, apply each change, and commit
-// the changed tasks together.
+// which have assignments (keys only) and, if a change may stop a task,
+// their instances and loads; apply each change, and commit the changed
+// tasks together. What a report needs of a task's containers comes from
+// its task definition, cached; an assignment is read whole only when its
+// desired status must change.
 func (s *Service) tryReportItems(ctx context.Context, sc scope, cluster string, items []reportItem) ([]agentproto.RejectedChange, error) {
 	out := &agentproto.StateChangesResponse{}
+	stops := slices.ContainsFunc(items, func(it reportItem) bool { return it.ch.status == agentproto.StatusStopped })
 	reads := make([]state.Read, len(items))
 	for k, it := range items {
 		reads[k] = state.Read{Key: model.TaskKey(cluster, it.id)}
@@ -154,14 +159,14 @@ func (s *Service) tryReportItems(ctx context.Context, sc scope, cluster string, 
 		ts.wasStopped = ts.task.LastStatus == agentproto.StatusStopped
 		states[k] = ts
 		if inst := ts.task.InstanceID; inst != "" {
-			reads = append(reads, state.Read{Key: model.AssignmentKey(cluster, inst, it.id)})
-			if !instances[inst] {
+			reads = append(reads, state.Read{Key: model.AssignmentKey(cluster, inst, it.id), KeysOnly: true})
+			if stops && !instances[inst] {
 				instances[inst] = true
 				reads = append(reads, state.Read{Key: model.InstanceKey(cluster, inst)}, state.Read{Key: model.LoadKey(cluster, inst)})
 			}
 		}
 	}
-	items2 := map[string]*state.Item{} // key -> item, of the second read
+	read := map[string]*state.Item{} // key -> item, of the second read
 	if len(reads) > 0 {
 		pages, err := sc.st.ReadAll(ctx, reads...)
 		if err != nil {
@@ -169,7 +174,7 @@ func (s *Service) tryReportItems(ctx context.Context, sc scope, cluster string, 
 		}
 		for _, p := range pages {
 			if len(p.Items) > 0 {
-				items2[p.Items[0].Key] = &p.Items[0]
+				read[p.Items[0].Key] = &p.Items[0]
 			}
 		}
 	}
@@ -182,17 +187,24 @@ func (s *Service) tryReportItems(ctx context.Context, sc scope, cluster string, 
 		if ts == nil {
 			continue
 		}
-		if inst := ts.task.InstanceID; inst != "" {
-			if a := items2[model.AssignmentKey(cluster, inst, it.id)]; a != nil {
-				ts.assignment = new(agentproto.Assignment)
-				if err := a.Decode(ts.assignment); err != nil {
-					return nil, err
-				}
+		inst := ts.task.InstanceID
+		asgKey := model.AssignmentKey(cluster, inst, it.id)
+		if inst != "" {
+			if a := read[asgKey]; a != nil {
 				ts.asgRev = a.Revision
 			}
-			ts.instanceItem = items2[model.InstanceKey(cluster, inst)]
-			ts.loadItem = items2[model.LoadKey(cluster, inst)]
+			ts.instanceItem = read[model.InstanceKey(cluster, inst)]
+			ts.loadItem = read[model.LoadKey(cluster, inst)]
 		}
+		if ts.infos, err = s.taskDefinitionInfos(ctx, sc, ts.task.TaskDefinitionArn); err != nil {
+			return nil, err
+		}
+		if ts.infos == nil && ts.asgRev > 0 {
+			if err := ts.readAssignment(ctx, sc, asgKey); err != nil {
+				return nil, err
+			}
+		}
+		desired := ts.task.DesiredStatus
 		ok, err := ts.apply(it.ch, now)
 		if err != nil {
 			if !rejectInto(out, it.index, err) {
@@ -202,6 +214,12 @@ func (s *Service) tryReportItems(ctx context.Context, sc scope, cluster string, 
 		}
 		if !ok {
 			continue
+		}
+		if ts.assignment == nil && ts.asgRev > 0 && ts.task.DesiredStatus != desired && ts.task.LastStatus != agentproto.StatusStopped {
+			if err := ts.readAssignment(ctx, sc, asgKey); err != nil {
+				return nil, err
+			}
+			ts.syncAssignment()
 		}
 		if err := ts.stage(txn, cluster, rel); err != nil {
 			return nil, err
@@ -216,4 +234,54 @@ func (s *Service) tryReportItems(ctx context.Context, sc scope, cluster string, 
 		return nil, err
 	}
 	return out.Rejected, nil
+}
+
+// readAssignment reads the task's assignment whole; ErrConflict if it
+// changed since its revision was read.
+func (ts *taskState) readAssignment(ctx context.Context, sc scope, key string) error {
+	a := new(agentproto.Assignment)
+	rev, err := sc.st.Get(ctx, key, a)
+	if errors.Is(err, state.ErrNotFound) || err == nil && rev != ts.asgRev {
+		return state.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	ts.assignment = a
+	return nil
+}
+
+// maxCachedInfos bounds the cache of task definitions' containers.
+const maxCachedInfos = 10000
+
+// taskDefinitionInfos returns what reports need of the containers of the
+// task definition arn: which are essential, which have health checks
+// (overrides change neither). Nil if the revision is gone (deleted): the
+// caller then reads the task's assignment.
+func (s *Service) taskDefinitionInfos(ctx context.Context, sc scope, arn string) (map[string]containerInfo, error) {
+	if v, ok := s.infos.Load(arn); ok {
+		return v.(map[string]containerInfo), nil
+	}
+	ref, problem := sc.parseTaskDefRef(arn)
+	if problem != "" || ref.revision == 0 {
+		return nil, nil
+	}
+	rec, _, err := getTaskDefinition(ctx, sc.st, ref)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	infos := map[string]containerInfo{}
+	for _, c := range rec.Def.ContainerDefinitions {
+		infos[c.Name] = containerInfo{essential: c.Essential == nil || *c.Essential, healthCheck: c.HealthCheck != nil}
+	}
+	n := 0
+	s.infos.Range(func(any, any) bool { n++; return n < maxCachedInfos })
+	if n >= maxCachedInfos {
+		s.infos.Clear()
+	}
+	s.infos.Store(arn, infos)
+	return infos, nil
 }

@@ -49,6 +49,9 @@ type Service struct {
 	scopes sync.Map // account/region -> struct{}
 	// placers queues each cluster's placements for its committer.
 	placers committers
+	// infos caches, by task definition ARN, what reports need of a task
+	// definition's containers (reportbatch.go); revisions never change.
+	infos sync.Map // ARN -> map[string]containerInfo
 	// stopping is closed by Close: long polls answer at once.
 	stopping  chan struct{}
 	closeOnce sync.Once

@@ -163,18 +163,28 @@ func (s *Service) applyReportTo(ctx context.Context, sc scope, cluster, id strin
 }
 
 // apply applies a report to the task read, and carries a change of its
-// desired status into its assignment.
+// desired status into its assignment, if read.
 func (ts *taskState) apply(ch stateChange, now time.Time) (bool, error) {
-	changed, err := applyChange(ts.task, ch, containerInfos(ts.assignment), now)
+	infos := ts.infos
+	if infos == nil {
+		infos = containerInfos(ts.assignment)
+	}
+	changed, err := applyChange(ts.task, ch, infos, now)
 	if err != nil || !changed {
 		return false, err
 	}
+	ts.syncAssignment()
+	return true, nil
+}
+
+// syncAssignment carries the task's desired status into its assignment, if
+// read and different.
+func (ts *taskState) syncAssignment() {
 	if a := ts.assignment; a != nil && a.DesiredStatus != ts.task.DesiredStatus {
 		a.DesiredStatus, a.StoppedReason, a.StopCode = ts.task.DesiredStatus, ts.task.StoppedReason, ts.task.StopCode
 		a.Version = ts.task.Version
 		ts.assignmentChanged = true
 	}
-	return true, nil
 }
 
 // containerInfos reads, from a task's assignment, which containers are
@@ -382,8 +392,11 @@ type taskState struct {
 	taskRev           int64
 	wasStopped        bool
 	assignment        *agentproto.Assignment
-	asgRev            int64
+	asgRev            int64 // 0: no assignment
 	assignmentChanged bool
+	// infos, when set, are the task definition's containers (else they
+	// are read from the assignment).
+	infos map[string]containerInfo
 	instanceItem      *state.Item // the instance's record, if registered
 	loadItem          *state.Item // the instance's load, if any
 }
@@ -451,7 +464,7 @@ func (ts *taskState) stage(txn *state.Txn, cluster string, rel releases) error {
 	txn.Expect(key, ts.taskRev).Put(key, t)
 	switch {
 	case t.LastStatus == agentproto.StatusStopped && !ts.wasStopped:
-		if ts.assignment != nil {
+		if ts.asgRev > 0 {
 			txn.Expect(asgKey, ts.asgRev).Delete(asgKey)
 		}
 		if it := ts.instanceItem; it != nil {

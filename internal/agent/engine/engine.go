@@ -431,9 +431,11 @@ func (e *Engine) publish(t *Task) {
 }
 
 // reportable says whether a report carries news: anything but a PENDING task
-// whose pulls have not finished and whose containers are all PENDING.
+// whose containers are all PENDING. As the ECS agent, it does not report the
+// end of the pulls on its own: the pull timestamps ride with the next
+// report (RUNNING, or STOPPED for a task that never ran).
 func reportable(sc StateChange) bool {
-	if sc.Status != agentproto.StatusPending || sc.PullStoppedAt != nil {
+	if sc.Status != agentproto.StatusPending {
 		return true
 	}
 	for _, c := range sc.Containers {
