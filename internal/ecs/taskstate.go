@@ -2,8 +2,8 @@ package ecs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"time"
 
@@ -210,30 +210,35 @@ func applyChange(t *model.Task, ch stateChange, info map[string]containerInfo, n
 	if t.LastStatus == agentproto.StatusStopped {
 		return false, nil
 	}
-	before, err := json.Marshal(t)
-	if err != nil {
-		return false, err
+	for _, cc := range ch.containers {
+		if !slices.ContainsFunc(t.Containers, func(c w.Container) bool { return c.Name == cc.ContainerName }) {
+			return false, InvalidParameter.Errorf("Container %q is not a container of task %s.", cc.ContainerName, t.TaskArn)
+		}
 	}
+	// Every step says whether it changed the task, so that an idle report
+	// costs no encoding (TestApplyChangeSeesEveryChange checks the steps
+	// against a comparison of the encoded task).
+	changed := false
 	at := wire.At(now)
 	for _, cc := range ch.containers {
 		i := slices.IndexFunc(t.Containers, func(c w.Container) bool { return c.Name == cc.ContainerName })
-		if i < 0 {
-			return false, InvalidParameter.Errorf("Container %q is not a container of task %s.", cc.ContainerName, t.TaskArn)
-		}
-		applyContainer(&t.Containers[i], cc)
+		changed = applyContainer(&t.Containers[i], cc) || changed
 	}
 	if t.Connectivity == "" {
 		t.Connectivity, t.ConnectivityAt = "CONNECTED", at
+		changed = true
 	}
-	setOnce(&t.PullStartedAt, ch.pullStartedAt)
-	setOnce(&t.PullStoppedAt, ch.pullStoppedAt)
+	changed = setOnce(&t.PullStartedAt, ch.pullStartedAt) || changed
+	changed = setOnce(&t.PullStoppedAt, ch.pullStoppedAt) || changed
 	if t.DesiredStatus != agentproto.StatusStopped && essentialStopped(t, info) {
 		t.DesiredStatus = agentproto.StatusStopped
 		t.StopCode, t.StoppedReason = derivedStop(t, &ch)
 		setOnce(&t.StoppingAt, at)
+		changed = true
 	}
 	if agentproto.StatusRank(ch.status) > agentproto.StatusRank(t.LastStatus) {
 		t.LastStatus = ch.status
+		changed = true
 		switch ch.status {
 		case agentproto.StatusRunning:
 			setOnce(&t.StartedAt, at)
@@ -243,50 +248,53 @@ func applyChange(t *model.Task, ch stateChange, info map[string]containerInfo, n
 			finishStop(t, &ch, now)
 		}
 	}
-	t.HealthStatus = rollupHealth(t, info)
-	after, err := json.Marshal(t)
-	if err != nil || string(after) == string(before) {
-		return false, err
+	if h := rollupHealth(t, info); h != t.HealthStatus {
+		t.HealthStatus, changed = h, true
 	}
-	t.Version++
-	return true, nil
+	if changed {
+		t.Version++
+	}
+	return changed, nil
 }
 
 // applyContainer applies one container's report: a status below the known
 // one is ignored with the rest of the report; the other members are taken
-// as given.
-func applyContainer(c *w.Container, cc agentproto.ContainerStateChange) {
+// as given. It reports whether the container changed.
+func applyContainer(c *w.Container, cc agentproto.ContainerStateChange) bool {
 	r, cur := agentproto.StatusRank(cc.Status), agentproto.StatusRank(c.LastStatus)
 	if cc.Status != "" && r < cur {
-		return
+		return false
+	}
+	changed := false
+	set := func(dst *string, v string) {
+		if v != "" && *dst != v {
+			*dst, changed = v, true
+		}
 	}
 	if r > cur {
-		c.LastStatus = cc.Status
+		c.LastStatus, changed = cc.Status, true
 	}
-	if cc.ExitCode != nil {
-		c.ExitCode = new(*cc.ExitCode)
+	if cc.ExitCode != nil && (c.ExitCode == nil || *c.ExitCode != *cc.ExitCode) {
+		c.ExitCode, changed = new(*cc.ExitCode), true
 	}
-	if cc.Reason != "" {
-		c.Reason = cc.Reason
+	set(&c.Reason, cc.Reason)
+	if cc.NetworkBindings != nil && !reflect.DeepEqual(c.NetworkBindings, cc.NetworkBindings) {
+		c.NetworkBindings, changed = cc.NetworkBindings, true
 	}
-	if cc.NetworkBindings != nil {
-		c.NetworkBindings = cc.NetworkBindings
-	}
-	if cc.RuntimeId != "" {
-		c.RuntimeId = cc.RuntimeId
-	}
-	if cc.ImageDigest != "" {
-		c.ImageDigest = cc.ImageDigest
-	}
-	if cc.HealthStatus != "" {
-		c.HealthStatus = cc.HealthStatus
-	}
+	set(&c.RuntimeId, cc.RuntimeId)
+	set(&c.ImageDigest, cc.ImageDigest)
+	set(&c.HealthStatus, cc.HealthStatus)
+	return changed
 }
 
-func setOnce(dst **wire.Time, v *wire.Time) {
+// setOnce sets *dst to v if it is unset and v is not, and reports whether
+// it did.
+func setOnce(dst **wire.Time, v *wire.Time) bool {
 	if *dst == nil && v != nil {
 		*dst = v
+		return true
 	}
+	return false
 }
 
 // essentialStopped reports whether an essential container of t is STOPPED.
@@ -396,9 +404,9 @@ type taskState struct {
 	assignmentChanged bool
 	// infos, when set, are the task definition's containers (else they
 	// are read from the assignment).
-	infos map[string]containerInfo
-	instanceItem      *state.Item // the instance's record, if registered
-	loadItem          *state.Item // the instance's load, if any
+	infos        map[string]containerInfo
+	instanceItem *state.Item // the instance's record, if registered
+	loadItem     *state.Item // the instance's load, if any
 }
 
 // loadTaskState reads a task, its assignment and its instance.

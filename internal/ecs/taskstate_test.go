@@ -1,12 +1,15 @@
 package ecs
 
 import (
+	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/agentproto"
 	"github.com/gantry-dev/gantry/internal/model"
+	"github.com/gantry-dev/gantry/internal/wire"
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
@@ -155,5 +158,79 @@ func TestFailedToStart(t *testing.T) {
 	if tk.StopCode != agentproto.StopCodeTaskFailedToStart || tk.StoppedReason != pull.Reason || tk.StartedAt != nil ||
 		tk.Containers[1].LastStatus != "STOPPED" {
 		t.Fatalf("task = %+v", tk.Task)
+	}
+}
+
+// randomChange is a report of random statuses, exit codes, reasons,
+// health, bindings and timestamps for the test task's containers.
+func randomChange(rnd *rand.Rand, base time.Time) stateChange {
+	pick := func(xs ...string) string { return xs[rnd.IntN(len(xs))] }
+	ch := stateChange{status: pick("", "PENDING", "RUNNING", "DEACTIVATING", "STOPPED")}
+	if rnd.IntN(4) == 0 {
+		ch.pullStartedAt = wire.At(base.Add(time.Duration(rnd.IntN(3)) * time.Second))
+	}
+	if rnd.IntN(4) == 0 {
+		ch.pullStoppedAt = wire.At(base.Add(time.Duration(rnd.IntN(3)) * time.Second))
+	}
+	for range rnd.IntN(3) {
+		cc := cchange(pick("web", "log"), pick("", "PENDING", "RUNNING", "STOPPED"), pick("", "", "HEALTHY", "UNHEALTHY", "UNKNOWN"))
+		if rnd.IntN(3) == 0 {
+			cc.ExitCode = new(int32(rnd.IntN(2)))
+		}
+		cc.Reason = pick("", "", "oom", "exit")
+		cc.RuntimeId = pick("", "", "id1", "id2")
+		cc.ImageDigest = pick("", "", "sha256:a", "sha256:b")
+		switch rnd.IntN(4) {
+		case 1:
+			cc.NetworkBindings = []w.NetworkBinding{}
+		case 2:
+			cc.NetworkBindings = []w.NetworkBinding{{HostPort: new(int32(8080))}}
+		case 3:
+			cc.NetworkBindings = []w.NetworkBinding{{HostPort: new(int32(8081))}}
+		}
+		ch.containers = append(ch.containers, cc)
+	}
+	return ch
+}
+
+// applyChange says a task changed exactly when its encoding changed (apart
+// from the version it then counts), over many random reports from many
+// random states.
+func TestApplyChangeSeesEveryChange(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(4, 2))
+	base := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	changes, idle := 0, 0
+	for range 3000 {
+		tk, info := newTestTask()
+		for step := range 1 + rnd.IntN(8) {
+			ch := randomChange(rnd, base)
+			before, _ := json.Marshal(tk)
+			v := tk.Version
+			changed, err := applyChange(tk, ch, info, base.Add(time.Duration(step)*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := v; changed {
+				want = v + 1
+				changes++
+			} else if idle++; tk.Version != want {
+				t.Fatalf("version %d, want %d", tk.Version, want)
+			}
+			tk.Version = v
+			after, _ := json.Marshal(tk)
+			// A report naming a container twice may undo its own change:
+			// it may then say changed (a write that changes nothing), but
+			// never miss one.
+			twice := len(ch.containers) == 2 && ch.containers[0].ContainerName == ch.containers[1].ContainerName
+			if differs := string(before) != string(after); changed != differs && !(twice && changed) {
+				t.Fatalf("applyChange said changed=%v for %+v:\nbefore %s\nafter  %s", changed, ch, before, after)
+			}
+			if changed {
+				tk.Version = v + 1
+			}
+		}
+	}
+	if changes == 0 || idle == 0 {
+		t.Fatalf("%d reports changed the task and %d did not: the test needs both", changes, idle)
 	}
 }

@@ -112,6 +112,7 @@ type container struct {
 	seq      int64
 	labels   map[string]string // never changed after Create (events share it)
 	spec     *rt.ContainerSpec
+	digest   string // of its image
 	do       behaviour
 
 	phase      phase
@@ -147,6 +148,7 @@ func (r *Runtime) Create(ctx context.Context, spec *rt.ContainerSpec) (string, e
 		name:     spec.Name,
 		labels:   maps.Clone(spec.Labels),
 		spec:     spec,
+		digest:   imageDigest(spec.Def.Image),
 		do:       do,
 		exitedCh: make(chan struct{}),
 	}
@@ -369,7 +371,7 @@ func (c *container) state() rt.ContainerState {
 		FinishedAt:  c.finishedAt,
 		Health:      c.health,
 		Ports:       slices.Clone(c.ports),
-		ImageDigest: imageDigest(c.spec.Def.Image),
+		ImageDigest: c.digest,
 	}
 	if c.phase == exited {
 		st.ExitCode = c.exitCode
