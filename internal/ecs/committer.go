@@ -210,7 +210,7 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQu
 		return nil, err
 	}
 	now := s.now()
-	snap := placement.NewSnapshot(s.schedulerInstances(v, now))
+	snap := v.snapshot(s, now)
 	txn := sc.st.Txn().Expect(model.ClusterKey(cluster), v.clusterRev)
 	touched := map[int]bool{}
 	tokens := map[*placeJob]runToken{}

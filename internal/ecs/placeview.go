@@ -28,6 +28,28 @@ type placementView struct {
 	instances  []placeInstance
 	index      map[string]int   // instance id -> position
 	beats      map[string]int64 // instance id -> last heartbeat, unix ms
+	// snap is the committer's scheduler snapshot of the view, kept from
+	// batch to batch (nil: built at the next batch).
+	snap *placement.Snapshot
+}
+
+// snapshot returns the view's scheduler snapshot as of now: the one kept
+// from the last batch, with the agents' connection brought up to date, or
+// a new one.
+func (v *placementView) snapshot(s *Service, now time.Time) *placement.Snapshot {
+	if v.snap == nil {
+		v.snap = placement.NewSnapshot(s.schedulerInstances(v, now))
+		return v.snap
+	}
+	for i := range v.instances {
+		pi := &v.instances[i]
+		c := pi.ci.Status != model.InstanceInactive && s.connected(v.beats[pi.id], now)
+		if in := v.snap.Instances[i]; in.AgentConnected != c {
+			in.AgentConnected = c
+			v.snap.Update(i, in)
+		}
+	}
+	return v.snap
 }
 
 // readPlacementView reads an ACTIVE cluster, its registered instances,

@@ -136,6 +136,7 @@ func (s *Service) refreshView(ctx context.Context, st *state.Store, cluster stri
 		case !known:
 			v.index[id] = len(v.instances)
 			v.instances = append(v.instances, placeInstance{id: id})
+			v.snap = nil // the snapshot is made again with the new instance
 			stale[id] = true
 		case c.rev > v.instances[i].rev:
 			stale[id] = true
@@ -147,6 +148,7 @@ func (s *Service) refreshView(ctx context.Context, st *state.Store, cluster stri
 		}
 	}
 	if len(gone) > 0 {
+		v.snap = nil
 		v.instances = slices.DeleteFunc(v.instances, func(pi placeInstance) bool { return slices.Contains(gone, pi.id) })
 		clear(v.index)
 		for i, pi := range v.instances {
@@ -163,5 +165,15 @@ func (s *Service) refreshView(ctx context.Context, st *state.Store, cluster stri
 		}
 	}
 	slices.Sort(at)
-	return true, s.fetchStale(ctx, st, cluster, v, at)
+	if err := s.fetchStale(ctx, st, cluster, v, at); err != nil {
+		return false, err
+	}
+	if v.snap != nil {
+		for _, i := range at {
+			in := v.instances[i].sched
+			in.AgentConnected = v.snap.Instances[i].AgentConnected // brought up to date by snapshot
+			v.snap.Update(i, in)
+		}
+	}
+	return true, nil
 }

@@ -26,6 +26,7 @@ package placement
 
 import (
 	"cmp"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -124,6 +125,43 @@ func NewSnapshot(instances []Instance) *Snapshot {
 		s.cpu[i], s.mem[i] = instances[i].CPU, instances[i].Memory
 	}
 	return s
+}
+
+// Update replaces instance i with in: its record, load or connection
+// changed since the snapshot was made. What the snapshot derived from the
+// instances is kept up to date (group and spread counts) or, when what it
+// depends on changed (status, agent, attributes, the facts of the query
+// language), dropped to be derived again. The snapshot owns in from then
+// on. A snapshot kept this way places as a new one of the same instances
+// would.
+func (s *Snapshot) Update(i int, in Instance) {
+	if in.TaskGroups == nil {
+		in.TaskGroups = map[string]int{}
+	}
+	if in.Attributes == nil {
+		in.Attributes = map[string]string{}
+	}
+	old := &s.Instances[i]
+	attrs := !maps.Equal(old.Attributes, in.Attributes)
+	if attrs || old.Status != in.Status || old.AgentConnected != in.AgentConnected || old.AgentVersion != in.AgentVersion ||
+		old.EC2InstanceID != in.EC2InstanceID || !old.RegisteredAt.Equal(in.RegisteredAt) {
+		clear(s.eligible)
+	}
+	if attrs {
+		clear(s.buckets)
+		s.spreads = nil
+	}
+	for g, counts := range s.groups {
+		n := int32(in.TaskGroups[g])
+		for _, sc := range s.spreads {
+			if sc.group == g {
+				sc.counts[sc.b.of[i]] += n - counts[i]
+			}
+		}
+		counts[i] = n
+	}
+	s.Instances[i] = in
+	s.cpu[i], s.mem[i] = in.CPU, in.Memory
 }
 
 // Place places up to req.Count tasks, one after another, each reserving

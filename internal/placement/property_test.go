@@ -2,7 +2,9 @@ package placement
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -171,6 +173,65 @@ func TestPropertyBinpackLeastRemaining(t *testing.T) {
 				}
 			}
 			ref.Reserve(i, req)
+		}
+	}
+}
+
+func deepClone(in Instance) Instance {
+	in.TaskGroups = maps.Clone(in.TaskGroups)
+	in.Attributes = maps.Clone(in.Attributes)
+	in.Ports = maps.Clone(in.Ports)
+	in.PortsUDP = maps.Clone(in.PortsUDP)
+	return in
+}
+
+func deepCloneAll(ins []Instance) []Instance {
+	out := make([]Instance, len(ins))
+	for i := range ins {
+		out[i] = deepClone(ins[i])
+	}
+	return out
+}
+
+// TestPropertyUpdateKeepsSnapshotFresh: a snapshot kept across placements,
+// with some of its instances replaced by Update (resources freed, status,
+// agent, zone, type or task groups changed), places exactly as a new
+// snapshot of the same instances does, with the same random choices.
+func TestPropertyUpdateKeepsSnapshotFresh(t *testing.T) {
+	for seed := range uint64(300) {
+		r := rand.New(rand.NewPCG(seed, 17))
+		cluster := randomCluster(r, 1+r.IntN(40))
+		kept := NewSnapshot(deepCloneAll(cluster))
+		for round := range 8 {
+			for range r.IntN(4) {
+				i := r.IntN(len(kept.Instances))
+				in := deepClone(kept.Instances[i])
+				switch r.IntN(6) {
+				case 0:
+					in.CPU, in.Memory = int32(r.IntN(4096)), int32(r.IntN(8192))
+				case 1:
+					in.Status = []string{"ACTIVE", "DRAINING"}[r.IntN(2)]
+				case 2:
+					in.AgentConnected = !in.AgentConnected
+				case 3:
+					in.Attributes["ecs.availability-zone"] = []string{"a", "b", "c", "d"}[r.IntN(4)]
+				case 4:
+					in.Attributes["ecs.instance-type"] = []string{"t3.small", "m5.large"}[r.IntN(2)]
+				case 5:
+					g := []string{"web", "db"}[r.IntN(2)]
+					in.TaskGroups[g] = r.IntN(4)
+				}
+				kept.Update(i, in)
+			}
+			fresh := NewSnapshot(deepCloneAll(kept.Instances))
+			req := randomRequest(t, r)
+			choice := r.Uint64()
+			got := kept.Place(req, rand.New(rand.NewPCG(choice, 1)))
+			want := fresh.Place(req, rand.New(rand.NewPCG(choice, 1)))
+			if !slices.Equal(got.Placed, want.Placed) || !slices.Equal(got.Failures, want.Failures) {
+				t.Fatalf("seed %d round %d: kept snapshot placed %v (failures %v), a new one %v (failures %v) for %+v",
+					seed, round, got.Placed, got.Failures, want.Placed, want.Failures, req)
+			}
 		}
 	}
 }
