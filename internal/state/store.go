@@ -33,6 +33,9 @@ type Store struct {
 	prefix    string
 	embedded  *embed.Etcd
 	maxTxnOps int
+	// single says the store is a lone member (the embedded etcd, or a
+	// Sub of it): see readOpts.
+	single bool
 }
 
 // watcher is the client that watches (and holds leases and elections).
@@ -78,7 +81,7 @@ func (s *Store) Client() *clientv3.Client { return s.watcher() }
 
 // Sub returns a store whose keys live under prefix within this one.
 func (s *Store) Sub(prefix string) *Store {
-	return &Store{cli: s.cli, wcli: s.wcli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps}
+	return &Store{cli: s.cli, wcli: s.wcli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps, single: s.serializable()}
 }
 
 func (s *Store) key(k string) string { return s.prefix + "/" + k }
@@ -99,6 +102,9 @@ func (it Item) Decode(v any) error {
 	return nil
 }
 
+// serializable says whether reads may be served from the applied state.
+func (s *Store) serializable() bool { return s.embedded != nil || s.single }
+
 // readOpts are the options of every read. The embedded etcd is a single
 // member: a write is acknowledged only once applied, so a serializable
 // read (served from the applied state, without a ReadIndex round through
@@ -106,7 +112,7 @@ func (it Item) Decode(v any) error {
 // the writes in flight. An external cluster may answer from a lagging
 // member: its reads stay linearizable.
 func (s *Store) readOpts() []clientv3.OpOption {
-	if s.embedded != nil {
+	if s.serializable() {
 		return []clientv3.OpOption{clientv3.WithSerializable()}
 	}
 	return nil
