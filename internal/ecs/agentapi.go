@@ -82,6 +82,13 @@ func (s *Service) Poll(ctx context.Context, in *agentproto.PollRequest) (*agentp
 	wait := min(time.Duration(in.WaitSeconds)*time.Second, s.opts.AgentTimeout/2)
 	heartbeat := int32(max(time.Second, s.opts.AgentTimeout/3) / time.Second)
 	if in.AckSeq > 0 && wait > 0 {
+		if in.Changes {
+			if h := s.hub(ctx, sc, name); h != nil {
+				if evs, seq, ok := h.wait(ctx, id, in.AckSeq, wait, s.stopping); ok {
+					return sc.changesPayload(name, seq, evs, heartbeat)
+				}
+			}
+		}
 		evs, ok := s.waitForChange(ctx, sc.st, prefix, in.AckSeq, wait)
 		if ok && in.Changes {
 			return sc.changesPayload(name, in.AckSeq, evs, heartbeat)
@@ -119,12 +126,13 @@ func (s *Service) Poll(ctx context.Context, in *agentproto.PollRequest) (*agentp
 }
 
 // changesPayload is the payload of changes made of the events on an
-// instance's assignments after ackSeq: the assignments written (the last
-// version of each) and the tasks whose assignment was removed. Its Seq is
-// the revision of the last event, so that the next poll continues right
-// after it; with no event it stays ackSeq.
-func (sc scope) changesPayload(cluster string, ackSeq int64, evs []state.Event, heartbeat int32) (*agentproto.PollResponse, error) {
-	out := &agentproto.PollResponse{Seq: ackSeq, Changes: true, Tasks: []agentproto.Assignment{}, HeartbeatSeconds: heartbeat}
+// instance's assignments after the agent's ack: the assignments written
+// (the last version of each) and the tasks whose assignment was removed.
+// Its Seq is the revision up to which the events are complete: base (at
+// least the ack) or the last event's, so that the next poll continues
+// right after it.
+func (sc scope) changesPayload(cluster string, base int64, evs []state.Event, heartbeat int32) (*agentproto.PollResponse, error) {
+	out := &agentproto.PollResponse{Seq: base, Changes: true, Tasks: []agentproto.Assignment{}, HeartbeatSeconds: heartbeat}
 	last := map[string]*agentproto.Assignment{} // task ARN -> last version; nil: removed
 	var order []string
 	for _, ev := range evs {

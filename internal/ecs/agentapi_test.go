@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -519,5 +520,62 @@ func TestSubmitStateChanges(t *testing.T) {
 	var ignored agentproto.StateChangesResponse
 	if code := a.call(agentproto.TargetPrefix+".SubmitStateChanges", agentproto.StateChangesRequest{Cluster: "nowhere", Changes: []agentproto.TaskStateChange{change(arns[0], "RUNNING")}}, &ignored); code != "ClusterNotFoundException" {
 		t.Errorf("unknown cluster: %q", code)
+	}
+}
+
+// An agent that applies payloads of changes, while tasks are run, stopped
+// and reported stopped, ends with the same tasks and desired statuses as a
+// full payload lists.
+func TestPollChangesFollowChurn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	a := startAgent(t, env, c, "churn", 1<<20, 1<<20)
+	registerTD(t, c, "web")
+	full := a.poll(0, 0)
+	view := map[string]string{} // task -> desired status, as the agent knows it
+	for _, tk := range full.Tasks {
+		view[tk.TaskArn] = tk.DesiredStatus
+	}
+	seq := full.Seq
+	rnd := rand.New(rand.NewPCG(3, 9))
+	for step := range 40 {
+		var running, stopping []string
+		for arn, d := range view {
+			if d == "RUNNING" {
+				running = append(running, arn)
+			} else {
+				stopping = append(stopping, arn)
+			}
+		}
+		slices.Sort(running)
+		slices.Sort(stopping)
+		switch op := rnd.IntN(3); {
+		case op == 1 && len(running) > 0:
+			gt.Must(c.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("churn"), Task: aws.String(running[rnd.IntN(len(running))])}))(t)
+		case op == 2 && len(stopping) > 0:
+			a.report(stopping[rnd.IntN(len(stopping))], "STOPPED")
+		default:
+			gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("churn"), TaskDefinition: aws.String("web"), Count: aws.Int32(int32(1 + rnd.IntN(3)))}))(t)
+		}
+		p := a.changes(seq, 5)
+		if !p.Changes || p.Seq <= seq || len(p.Tasks)+len(p.Removed) == 0 {
+			t.Fatalf("step %d: payload of changes %+v after seq %d", step, p, seq)
+		}
+		for _, tk := range p.Tasks {
+			view[tk.TaskArn] = tk.DesiredStatus
+		}
+		for _, arn := range p.Removed {
+			delete(view, arn)
+		}
+		seq = p.Seq
+	}
+	want := map[string]string{}
+	for _, tk := range a.poll(0, 0).Tasks {
+		want[tk.TaskArn] = tk.DesiredStatus
+	}
+	if !maps.Equal(view, want) {
+		t.Fatalf("the agent's view built from changes:\n%v\nthe full payload:\n%v", view, want)
 	}
 }

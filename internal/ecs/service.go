@@ -49,6 +49,9 @@ type Service struct {
 	scopes sync.Map // account/region -> struct{}
 	// placers queues each cluster's placements for its committer.
 	placers committers
+	// hubs follow the assignments of the clusters agents poll
+	// (assignhub.go).
+	hubs assignHubs
 	// infos caches, by task definition ARN, what reports need of a task
 	// definition's containers (reportbatch.go); revisions never change.
 	infos sync.Map // ARN -> map[string]containerInfo

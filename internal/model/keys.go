@@ -71,8 +71,12 @@ func TaskKey(cluster, id string) string { return TasksPrefix(cluster) + id }
 // AssignmentsPrefix holds the tasks assigned to one container instance, as
 // agentproto.Assignment records: what the instance's agent is sent on Poll.
 func AssignmentsPrefix(cluster, instanceID string) string {
-	return "assignments/" + cluster + "/" + instanceID + "/"
+	return ClusterAssignmentsPrefix(cluster) + instanceID + "/"
 }
+
+// ClusterAssignmentsPrefix is the prefix of the assignments of all of a
+// cluster's instances.
+func ClusterAssignmentsPrefix(cluster string) string { return "assignments/" + cluster + "/" }
 
 // AssignmentKey is the key of one task's assignment to an instance.
 func AssignmentKey(cluster, instanceID, taskID string) string {
