@@ -20,12 +20,16 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var pprofAddr string
 	root := &cobra.Command{
-		Use:           "gantry",
-		Short:         "Gantry runs Amazon ECS's API and containers on your own machines",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:               "gantry",
+		Short:             "Gantry runs Amazon ECS's API and containers on your own machines",
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(*cobra.Command, []string) error { return servePprof(pprofAddr) },
 	}
+	root.PersistentFlags().StringVar(&pprofAddr, "pprof-addr", os.Getenv("GANTRY_PPROF_ADDR"),
+		"serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 ($GANTRY_PPROF_ADDR; off by default)")
 	root.AddCommand(serverCmd(), devCmd(), agentCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "gantry:", err)
