@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -180,5 +181,38 @@ func TestServerRefusesToStartWithoutKeys(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--access-key") {
 		t.Fatalf("server without keys: err %v, output %s", err, out)
+	}
+}
+
+// --pprof-addr serves Go's profiler beside the server; a taken address is
+// refused at start.
+func TestPprofAddr(t *testing.T) {
+	pp := freeAddr(t)
+	cmd := exec.Command(binary, "server", "--listen", freeAddr(t), "--data-dir", t.TempDir(), "--access-key", "AKIDDUR:secret",
+		"--log-level", "warn", "--pprof-addr", pp)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var body []byte
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + pp + "/debug/pprof/cmdline")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no profiler on %s: %v", pp, err)
+		}
+	}
+	if !strings.Contains(string(body), "server") {
+		t.Fatalf("cmdline = %q", body)
+	}
+	// The same address again: the second process refuses to start.
+	out, err := exec.Command(binary, "version", "--pprof-addr", pp).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--pprof-addr") {
+		t.Fatalf("a taken --pprof-addr: err %v, output %s", err, out)
 	}
 }
