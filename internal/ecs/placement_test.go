@@ -239,3 +239,43 @@ func TestPlacementSeesChanges(t *testing.T) {
 		t.Fatalf("on a draining instance: %d tasks, failures %v", len(out.Tasks), reasons(out.Failures))
 	}
 }
+
+// TestPlacementSeesNewAndGoneInstances: an instance registered after the
+// committer has its view of the cluster takes tasks that only it can take,
+// and then its share of a spread; once deregistered it takes none. (The
+// committer's view follows the cluster by watches: for the few
+// milliseconds a watch takes, a new instance may not yet be a candidate,
+// but a task that fits nowhere else is placed again on a view read at
+// once, and a placement on an instance gone meanwhile fails its revision
+// check and is placed again.)
+func TestPlacementSeesNewAndGoneInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := gt.Shared(t)
+	c := env.ECS()
+	a := startAgent(t, env, c, "grow", 4096, 4096)
+	registerTD(t, c, "web")
+	spread := func(n int32) *ecs.RunTaskInput {
+		return &ecs.RunTaskInput{Cluster: aws.String("grow"), TaskDefinition: aws.String("web"), Count: aws.Int32(n),
+			PlacementStrategy: []types.PlacementStrategy{{Type: types.PlacementStrategyTypeSpread, Field: aws.String("instanceId")}}}
+	}
+	if out := runTasks(t, c, spread(2)); placedOn(out)[a.arn] != 2 {
+		t.Fatalf("first run: %v", placedOn(out))
+	}
+	b := startAgentWith(t, env, c, "grow", 4096, 4096, append(agentAttributes(), types.Attribute{Name: aws.String("rack"), Value: aws.String("r2")}))
+	onRack := spread(1)
+	onRack.PlacementConstraints = []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:rack == r2")}}
+	if out := runTasks(t, c, onRack); placedOn(out)[b.arn] != 1 {
+		t.Fatalf("a task only the new instance can take: placed %v, failures %v", placedOn(out), reasons(out.Failures))
+	}
+	if out := runTasks(t, c, spread(2)); placedOn(out)[b.arn] < 1 {
+		t.Fatalf("spread over instances with 2 and 1 tasks placed %v; want at least one on the second", placedOn(out))
+	}
+	gt.Must(c.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String("grow"),
+		ContainerInstance: aws.String(b.arn), Force: aws.Bool(true)}))(t)
+	for range 3 {
+		if out := runTasks(t, c, spread(3)); placedOn(out)[a.arn] != 3 {
+			t.Fatalf("after the second instance left, placed %v (failures %v); want all on the first", placedOn(out), reasons(out.Failures))
+		}
+	}
+}
