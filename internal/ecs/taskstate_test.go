@@ -210,11 +210,14 @@ func TestApplyChangeSeesEveryChange(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := v; changed {
-				want = v + 1
-				changes++
-			} else if idle++; tk.Version != want {
-				t.Fatalf("version %d, want %d", tk.Version, want)
+			want := v
+			if changed {
+				want, changes = v+1, changes+1
+			} else {
+				idle++
+			}
+			if tk.Version != want {
+				t.Fatalf("version %d after a report that changed=%v, want %d", tk.Version, changed, want)
 			}
 			tk.Version = v
 			after, _ := json.Marshal(tk)
