@@ -161,12 +161,13 @@ func startFleetProc(b *testing.B, bin, url string, c *ecs.Client, cluster string
 		"--cpu", strconv.Itoa(cpu), "--memory", strconv.Itoa(memory), "--sim-start-delay", startDelay.String(),
 		"--cluster", cluster, "--endpoint", url, "--access-key", procKeyID+":"+procKeySecret, "--region", procRegion,
 		"--data-dir", b.TempDir(), "--log-level", "warn")
-	waitConnected(b, c, cluster, instances)
+	waitConnected(b, c, cluster, instances, nil)
 	return p
 }
 
-// waitConnected waits until instances instances of cluster are connected.
-func waitConnected(b *testing.B, c *ecs.Client, cluster string, instances int) {
+// waitConnected waits until instances instances of cluster are connected;
+// an error from fleet (nil: none to watch) ends the benchmark at once.
+func waitConnected(b *testing.B, c *ecs.Client, cluster string, instances int, fleet <-chan error) {
 	t0 := time.Now()
 	for {
 		n := 0
@@ -185,7 +186,11 @@ func waitConnected(b *testing.B, c *ecs.Client, cluster string, instances int) {
 		if time.Since(t0) > 5*time.Minute {
 			b.Fatalf("only %d of %d instances connected after 5 minutes", n, instances)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case err := <-fleet:
+			b.Fatalf("fleet stopped: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	b.Logf("%d instances registered and connected in %s", instances, time.Since(t0).Round(time.Millisecond))
 }

@@ -177,31 +177,7 @@ func startFleet(b *testing.B, env *gt.Env, c *ecs.Client, region, cluster string
 		stop()
 		<-done
 	})
-	t0 := time.Now()
-	for {
-		n := 0
-		p := ecs.NewListContainerInstancesPaginator(c, &ecs.ListContainerInstancesInput{Cluster: aws.String(cluster),
-			MaxResults: aws.Int32(100), Filter: aws.String("agentConnected == true")})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += len(out.ContainerInstanceArns)
-		}
-		if n >= instances {
-			break
-		}
-		select {
-		case err := <-done:
-			b.Fatalf("fleet stopped: %v", err)
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Since(t0) > 5*time.Minute {
-			b.Fatalf("only %d of %d instances connected after 5 minutes", n, instances)
-		}
-	}
-	b.Logf("%d instances registered and connected in %s", instances, time.Since(t0).Round(time.Millisecond))
+	waitConnected(b, c, cluster, instances, done)
 }
 
 // registerSim registers a revision of a one-container task definition for
