@@ -16,10 +16,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	gt "github.com/gantry-dev/gantry/internal/gantrytest"
 )
 
 // Benchmarks at scale run the product as a user would: `gantry server`
@@ -28,11 +27,9 @@ import (
 // the test process. Each process then has its own heap and its own garbage
 // collector, as in a deployment, and the CPU each took is reported.
 
-const (
-	procKeyID     = "AKIDGANTRYBENCH"
-	procKeySecret = "gantry-bench-secret"
-	procRegion    = "us-east-1"
-)
+// procRegion is the region the benchmark's processes sign for; they use
+// gantrytest's key.
+const procRegion = "us-east-1"
 
 // gantryBinary builds cmd/gantry into the benchmark's temporary directory.
 func gantryBinary(b *testing.B) string {
@@ -140,7 +137,7 @@ func (p *proc) cpu() time.Duration {
 func startServerProc(b *testing.B, bin string) (*proc, string) {
 	addr := freeAddr(b)
 	p := startProc(b, "server", bin, "server", "--listen", addr, "--data-dir", b.TempDir(),
-		"--access-key", procKeyID+":"+procKeySecret, "--log-level", "warn")
+		"--access-key", gt.KeyID+":"+gt.KeySecret, "--log-level", "warn")
 	url := "http://" + addr
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get(url + "/healthz"); err == nil {
@@ -159,7 +156,7 @@ func startServerProc(b *testing.B, bin string) (*proc, string) {
 func startFleetProc(b *testing.B, bin, url string, c *ecs.Client, cluster string, instances int, cpu, memory int, startDelay time.Duration) *proc {
 	p := startProc(b, "fleet", bin, "agent", "--runtime", "sim", "--instances", strconv.Itoa(instances), "--zones", "a,b,c",
 		"--cpu", strconv.Itoa(cpu), "--memory", strconv.Itoa(memory), "--sim-start-delay", startDelay.String(),
-		"--cluster", cluster, "--endpoint", url, "--access-key", procKeyID+":"+procKeySecret, "--region", procRegion,
+		"--cluster", cluster, "--endpoint", url, "--access-key", gt.KeyID+":"+gt.KeySecret, "--region", procRegion,
 		"--data-dir", b.TempDir(), "--log-level", "warn")
 	waitConnected(b, c, cluster, instances, nil)
 	return p
@@ -195,19 +192,8 @@ func waitConnected(b *testing.B, c *ecs.Client, cluster string, instances int, f
 	b.Logf("%d instances registered and connected in %s", instances, time.Since(t0).Round(time.Millisecond))
 }
 
-// procClient is an ECS client of the server process at url, with the
-// retries of gantrytest's clients.
+// procClient is an ECS client of the server process at url, configured as
+// gantrytest's clients are.
 func procClient(url string) *ecs.Client {
-	return ecs.NewFromConfig(aws.Config{
-		Region:       procRegion,
-		Credentials:  credentials.NewStaticCredentialsProvider(procKeyID, procKeySecret, ""),
-		BaseEndpoint: aws.String(url),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 3
-				o.MaxBackoff = 200 * time.Millisecond
-				o.RateLimiter = ratelimit.None
-			})
-		},
-	})
+	return ecs.NewFromConfig(gt.ConfigFor(url, procRegion))
 }

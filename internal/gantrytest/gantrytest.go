@@ -138,11 +138,15 @@ func NewRegion() string { return fmt.Sprintf("test-%d", regions.Add(1)) }
 // connection the machine's load broke: "use of closed network connection"
 // after an idle keep-alive) and 5xx faults, up to three attempts with a short
 // back-off; an API error a test expects is never retried away.
-func (e *Env) Config(region string) aws.Config {
+func (e *Env) Config(region string) aws.Config { return ConfigFor(e.URL, region) }
+
+// ConfigFor is Config for a server at url that is not an Env (a `gantry
+// server` process started with the test key).
+func ConfigFor(url, region string) aws.Config {
 	return aws.Config{
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(KeyID, KeySecret, ""),
-		BaseEndpoint: aws.String(e.URL),
+		BaseEndpoint: aws.String(url),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = 3

@@ -95,39 +95,32 @@ func TestBatchReports(t *testing.T) {
 	eng.Start(ctx, nil)
 	eng.Apply(payload)
 
-	running := func() int {
-		k := 0
-		for _, a := range payload[1:] {
-			if s := rec.statuses(a.TaskArn); len(s) > 0 && s[len(s)-1] == agentproto.StatusRunning {
-				k++
+	// waitAll waits until every task but the rejected one last reported
+	// status.
+	waitAll := func(status string) {
+		t.Helper()
+		count := func() int {
+			k := 0
+			for _, a := range payload[1:] {
+				if s := rec.statuses(a.TaskArn); len(s) > 0 && s[len(s)-1] == status {
+					k++
+				}
+			}
+			return k
+		}
+		for deadline := time.Now().Add(20 * time.Second); count() < n-1; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d tasks reported %s after 20s", count(), n-1, status)
 			}
 		}
-		return k
 	}
-	for deadline := time.Now().Add(20 * time.Second); running() < n-1; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d tasks reported RUNNING after 20s", running(), n-1)
-		}
-	}
+	waitAll(agentproto.StatusRunning)
 	// Stop them all: each task's STOPPED follows its RUNNING.
 	for i := range payload {
 		payload[i].DesiredStatus = agentproto.StatusStopped
 	}
 	eng.Apply(payload)
-	stopped := func() int {
-		k := 0
-		for _, a := range payload[1:] {
-			if s := rec.statuses(a.TaskArn); len(s) > 0 && s[len(s)-1] == agentproto.StatusStopped {
-				k++
-			}
-		}
-		return k
-	}
-	for deadline := time.Now().Add(20 * time.Second); stopped() < n-1; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d tasks reported STOPPED after 20s", stopped(), n-1)
-		}
-	}
+	waitAll(agentproto.StatusStopped)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	total := 0
