@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -151,7 +152,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			ecfg.MetadataURI = m.URI
 		}
 	}
-	a.eng = engine.New(ecfg, a.rt, reporter{a.cl}, a.store)
+	a.eng = engine.New(ecfg, a.rt, &reporter{cl: a.cl}, a.store)
 	if a.meta != nil {
 		a.meta.SetSource(a.eng)
 	}
@@ -242,12 +243,24 @@ func (a *Agent) poll(ctx context.Context) error {
 }
 
 // reporter sends the engine's state changes with SubmitTaskStateChange.
-type reporter struct{ cl *client }
+type reporter struct {
+	cl *client
+	// single is set once the control plane answered SubmitStateChanges
+	// with UnknownOperationException (a server older than the agent):
+	// changes then go one by one, as SubmitTaskStateChange.
+	single atomic.Bool
+}
 
 // ReportBatch sends the changes of several tasks in one SubmitStateChanges;
 // a client error of the whole call, or of one change, is permanent.
-func (r reporter) ReportBatch(ctx context.Context, changes []*engine.StateChange) []error {
+func (r *reporter) ReportBatch(ctx context.Context, changes []*engine.StateChange) []error {
 	errs := make([]error, len(changes))
+	if r.single.Load() {
+		for i, sc := range changes {
+			errs[i] = r.Report(ctx, sc)
+		}
+		return errs
+	}
 	in := struct {
 		Cluster string                `json:"cluster"`
 		Changes []*engine.StateChange `json:"changes"`
@@ -255,6 +268,10 @@ func (r reporter) ReportBatch(ctx context.Context, changes []*engine.StateChange
 	var out agentproto.StateChangesResponse
 	err := r.cl.call(ctx, agentproto.TargetPrefix+".SubmitStateChanges", &in, &out, 30*time.Second)
 	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == "UnknownOperationException" {
+		r.single.Store(true)
+		return r.ReportBatch(ctx, changes)
+	}
 	if errors.As(err, &ae) && ae.permanent() {
 		err = fmt.Errorf("%w: %v", engine.ErrRejected, err)
 	}
@@ -273,7 +290,7 @@ func (r reporter) ReportBatch(ctx context.Context, changes []*engine.StateChange
 }
 
 // Report sends one state change; a client error is permanent.
-func (r reporter) Report(ctx context.Context, sc *engine.StateChange) error {
+func (r *reporter) Report(ctx context.Context, sc *engine.StateChange) error {
 	var out ecswire.SubmitTaskStateChangeResponse
 	err := r.cl.call(ctx, ecswire.TargetPrefix+".SubmitTaskStateChange", sc, &out, 30*time.Second)
 	var ae *APIError
