@@ -17,9 +17,11 @@ import (
 // attribute or status change), and takes the heartbeats from the watch,
 // instead of listing the cluster. The events of the committer's own
 // transactions carry the revisions it already holds, and cost nothing.
-// What the watches have not delivered yet when a batch starts is caught
-// by the revision checks of the batch's transaction, like any other
-// stale read.
+// What the watches have not delivered yet when a batch starts (a few
+// milliseconds) is caught by the revision checks of the batch's
+// transaction when the batch places on it, and a task that fits nowhere is
+// placed again on a view read at once before it fails (tryBatch); a new
+// instance may just miss being a candidate among others that fit.
 
 // viewIdle is how long a cluster's view and its watches are kept after
 // its last placement.
@@ -43,7 +45,7 @@ type watchedRev struct {
 }
 
 // watchView starts the watches of view v of cluster, from the revision v
-// was read at, until ctx ends.
+// was read at, until stopped or the service closes.
 func (s *Service) watchView(st *state.Store, cluster string, v *placementView) *viewWatch {
 	ctx, cancel := context.WithCancel(context.Background())
 	vw := &viewWatch{cancel: cancel, instances: map[string]watchedRev{}, loads: map[string]watchedRev{}, beats: map[string]int64{}}
