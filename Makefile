@@ -45,7 +45,7 @@ bench-runtask: setup
 bench-registry: build
 	./scripts/bench-registry.sh
 
-## bench-placement: the pure scheduler on 10,000 instances, then RunTask at scale on 1,000 simulated instances
+## bench-placement: the pure scheduler on 10,000 instances, then RunTask at scale: gantry server and a 1,000-instance simulated fleet as processes
 bench-placement:
 	$(GO) test -run '^$$' -bench Place10k -benchtime 50000x -cpu 1 ./internal/placement/
 	$(GO) test -run '^$$' -bench PlacementAtScale -benchtime 1x -timeout 30m ./internal/bench/
