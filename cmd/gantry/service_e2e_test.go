@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,13 +106,13 @@ func TestServiceOnDocker(t *testing.T) {
 	lowest = s.sampleRunning(func() {
 		s.update(&ecs.UpdateServiceInput{TaskDefinition: aws.String(bad)})
 		s.waitUntil(60*time.Second, "the rollback to complete", func(d *types.Service) bool {
-			return hasEvent(d, "rolling back") && len(d.Deployments) == 1 &&
+			return gt.HasEvent(d, "rolling back") && len(d.Deployments) == 1 &&
 				d.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
 		})
 	})
 	svc = s.waitStable()
-	if aws.ToString(svc.TaskDefinition) != v2 || !hasEvent(&svc, "deployment failed") || !hasEvent(&svc, "rolling back") {
-		t.Fatalf("after the rollback: task definition %s (want %s), events %v", aws.ToString(svc.TaskDefinition), v2, eventMessages(&svc, 12))
+	if aws.ToString(svc.TaskDefinition) != v2 || !gt.HasEvent(&svc, "deployment failed") || !gt.HasEvent(&svc, "rolling back") {
+		t.Fatalf("after the rollback: task definition %s (want %s), events %v", aws.ToString(svc.TaskDefinition), v2, gt.EventMessages(&svc, 12))
 	}
 	if lowest < 2 {
 		t.Fatalf("while the bad revision rolled and rolled back, only %d tasks were RUNNING", lowest)
@@ -210,7 +209,7 @@ func (s *svcE2E) waitStable() types.Service {
 	})
 	if err := w.Wait(context.Background(), s.describeInput(), 30*time.Second); err != nil {
 		svc := s.describe()
-		s.t.Fatalf("service %s not stable: %v; running %d of %d, events %v", s.name, err, svc.RunningCount, svc.DesiredCount, eventMessages(&svc, 8))
+		s.t.Fatalf("service %s not stable: %v; running %d of %d, events %v", s.name, err, svc.RunningCount, svc.DesiredCount, gt.EventMessages(&svc, 8))
 	}
 	return s.describe()
 }
@@ -225,7 +224,7 @@ func (s *svcE2E) waitUntil(d time.Duration, what string, ok func(*types.Service)
 			return svc
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out after %s waiting for %s; events %v", d, what, eventMessages(&svc, 8))
+			s.t.Fatalf("timed out after %s waiting for %s; events %v", d, what, gt.EventMessages(&svc, 8))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -391,24 +390,7 @@ func (s *svcE2E) logDeployments() {
 		s.t.Logf("deployment %s %s %s desired %d running %d pending %d failed %d %s", aws.ToString(d.Id), aws.ToString(d.Status),
 			d.RolloutState, d.DesiredCount, d.RunningCount, d.PendingCount, d.FailedTasks, aws.ToString(d.TaskDefinition))
 	}
-	s.t.Logf("events %v", eventMessages(&svc, 15))
+	s.t.Logf("events %v", gt.EventMessages(&svc, 15))
 }
 
 func lastStatus(t types.Task) string { return aws.ToString(t.LastStatus) }
-
-func eventMessages(svc *types.Service, n int) []string {
-	var out []string
-	for i, e := range svc.Events {
-		if i == n {
-			break
-		}
-		out = append(out, aws.ToString(e.Message))
-	}
-	return out
-}
-
-func hasEvent(svc *types.Service, fragment string) bool {
-	return slices.ContainsFunc(svc.Events, func(e types.ServiceEvent) bool {
-		return strings.Contains(aws.ToString(e.Message), fragment)
-	})
-}

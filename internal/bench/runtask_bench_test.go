@@ -465,6 +465,12 @@ func (r *rig) stopTasks(b *testing.B, arns []string) {
 		}()
 	}
 	wg.Wait()
+	r.removeStopped(b, arns)
+}
+
+// removeStopped waits until DescribeTasks shows the tasks STOPPED and
+// removes their containers.
+func (r *rig) removeStopped(b *testing.B, arns []string) {
 	if _, _, err := r.waitAll(arns, agentproto.StatusStopped, 50*time.Millisecond); err != nil {
 		b.Fatal(err)
 	}

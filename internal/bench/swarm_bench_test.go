@@ -218,15 +218,7 @@ func (r *rig) gantryService(b *testing.B, n, round int) (describe, committed tim
 	if _, err := r.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(r.cluster), Service: aws.String(name), Force: aws.Bool(true)}); err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := r.waitAll(arns, agentproto.StatusStopped, 50*time.Millisecond); err != nil {
-		b.Fatal(err)
-	}
-	for _, arn := range arns {
-		if err := r.removeLabelled(agentproto.LabelTaskArn, arn); err != nil {
-			b.Fatal(err)
-		}
-	}
-	time.Sleep(100 * time.Millisecond) // let the daemon settle before the next measurement
+	r.removeStopped(b, arns)
 	return describe, last.Sub(t0)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,30 +70,10 @@ func waitStable(t *testing.T, c *ecs.Client, cluster, service string) *types.Ser
 	in := &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}}
 	if err := w.Wait(context.Background(), in, time.Minute); err != nil {
 		svc := describeService(t, c, cluster, service)
-		t.Fatalf("service %s not stable: %v; running %d of %d, deployments %+v, events %v", service, err, svc.RunningCount, svc.DesiredCount, svc.Deployments, eventMessages(&svc, 8))
+		t.Fatalf("service %s not stable: %v; running %d of %d, deployments %+v, events %v", service, err, svc.RunningCount, svc.DesiredCount, svc.Deployments, gt.EventMessages(&svc, 8))
 	}
 	svc := describeService(t, c, cluster, service)
 	return &svc
-}
-
-func eventMessages(svc *types.Service, n int) []string {
-	var out []string
-	for i, e := range svc.Events {
-		if i == n {
-			break
-		}
-		out = append(out, aws.ToString(e.Message))
-	}
-	return out
-}
-
-func hasEvent(svc *types.Service, fragment string) bool {
-	for _, e := range svc.Events {
-		if strings.Contains(aws.ToString(e.Message), fragment) {
-			return true
-		}
-	}
-	return false
 }
 
 // serviceTasks describes the service's tasks with the desired status given.
@@ -146,13 +125,13 @@ func TestServiceLifecycleOnSimulatedFleet(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the deployment to complete", func() bool {
 		d := describeService(t, c, cluster, name)
 		svc = &d
-		return len(d.Deployments) == 1 && d.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted && hasEvent(&d, "steady state")
+		return len(d.Deployments) == 1 && d.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted && gt.HasEvent(&d, "steady state")
 	})
 	if svc.RunningCount != 6 || len(svc.Deployments) != 1 || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
 		t.Fatalf("after create: running %d, deployments %+v", svc.RunningCount, svc.Deployments)
 	}
-	if !hasEvent(svc, "has reached a steady state.") || !hasEvent(svc, "has started") {
-		t.Fatalf("events: %v", eventMessages(svc, 10))
+	if !gt.HasEvent(svc, "has reached a steady state.") || !gt.HasEvent(svc, "has started") {
+		t.Fatalf("events: %v", gt.EventMessages(svc, 10))
 	}
 	perZone := map[string]int{}
 	for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusRunning) {
@@ -232,16 +211,16 @@ func TestServiceLifecycleOnSimulatedFleet(t *testing.T) {
 			for _, dep := range d.Deployments {
 				t.Logf("deployment %s %s %s desired %d running %d pending %d failed %d %s", aws.ToString(dep.Id), aws.ToString(dep.Status), dep.RolloutState, dep.DesiredCount, dep.RunningCount, dep.PendingCount, dep.FailedTasks, aws.ToString(dep.TaskDefinition))
 			}
-			t.Logf("events %v", eventMessages(&d, 12))
+			t.Logf("events %v", gt.EventMessages(&d, 12))
 		}
 	})
 	waitUntil(t, 60*time.Second, "the rollback to complete", func() bool {
 		d := describeService(t, c, cluster, name)
 		svc = &d
-		return hasEvent(svc, "rolling back") && len(svc.Deployments) == 1 && svc.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
+		return gt.HasEvent(svc, "rolling back") && len(svc.Deployments) == 1 && svc.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
 	})
-	if aws.ToString(svc.TaskDefinition) != v2 || !hasEvent(svc, "deployment failed") {
-		t.Fatalf("after the rollback: task definition %s, events %v", aws.ToString(svc.TaskDefinition), eventMessages(svc, 10))
+	if aws.ToString(svc.TaskDefinition) != v2 || !gt.HasEvent(svc, "deployment failed") {
+		t.Fatalf("after the rollback: task definition %s, events %v", aws.ToString(svc.TaskDefinition), gt.EventMessages(svc, 10))
 	}
 	svc = waitStable(t, c, cluster, name)
 
@@ -352,8 +331,8 @@ func TestServiceHealsOnSimulatedFleet(t *testing.T) {
 	silence()
 	waitUntil(t, 60*time.Second, "the lost instance's tasks to be replaced", func() bool { return on(lost) == 0 && running() == 8 })
 	svc := waitStable(t, c, cluster, name)
-	if svc.RunningCount != 8 || !hasEvent(svc, "has stopped") {
-		t.Fatalf("after healing: running %d, events %v", svc.RunningCount, eventMessages(svc, 8))
+	if svc.RunningCount != 8 || !gt.HasEvent(svc, "has stopped") {
+		t.Fatalf("after healing: running %d, events %v", svc.RunningCount, gt.EventMessages(svc, 8))
 	}
 	for _, task := range serviceTasks(t, c, cluster, name, types.DesiredStatusStopped) {
 		if aws.ToString(task.ContainerInstanceArn) == lost && aws.ToString(task.LastStatus) != "STOPPED" {

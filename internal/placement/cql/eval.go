@@ -1,6 +1,7 @@
 package cql
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -125,32 +126,21 @@ func (c *cond) matchGroups(g map[string]int) bool {
 	case opNe:
 		return g[c.str] <= 0
 	case opIn, opNotIn:
-		found := false
-		for _, v := range c.set.list {
-			if g[v] > 0 {
-				found = true
-				break
-			}
-		}
-		return found == (c.op == opIn)
+		return slices.ContainsFunc(c.set.list, func(v string) bool { return g[v] > 0 }) == (c.op == opIn)
 	case opMatch, opNotMatch:
-		found := false
-		for k, n := range g {
-			if n > 0 && c.re.match(k) {
-				found = true
-				break
-			}
-		}
-		return found == (c.op == opMatch)
+		return anyGroup(g, c.re.match) == (c.op == opMatch)
 	case opExists, opNotExists:
-		found := false
-		for _, n := range g {
-			if n > 0 {
-				found = true
-				break
-			}
+		return anyGroup(g, func(string) bool { return true }) == (c.op == opExists)
+	}
+	return false
+}
+
+// anyGroup reports whether a group with tasks satisfies ok.
+func anyGroup(g map[string]int, ok func(group string) bool) bool {
+	for k, n := range g {
+		if n > 0 && ok(k) {
+			return true
 		}
-		return found == (c.op == opExists)
 	}
 	return false
 }

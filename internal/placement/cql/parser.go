@@ -127,47 +127,46 @@ func (p *parser) connectiveError(end string) error {
 
 // parseOr parses and-terms joined by "or"; after names what precedes it.
 func (p *parser) parseOr(after string) (node, error) {
-	var terms orNode
-	for {
-		n, err := p.parseAnd(after)
-		if err != nil {
-			return nil, err
-		}
-		terms = append(terms, n)
-		p.s.skipSpace()
-		c, w := p.s.connective()
-		if c != connOr {
-			break
-		}
-		after = strconv.Quote(p.s.src[p.s.pos : p.s.pos+w])
-		p.s.pos += w
+	terms, err := p.parseJoined(after, connOr, p.parseAnd)
+	if err != nil || len(terms) == 1 {
+		return first(terms), err
 	}
-	if len(terms) == 1 {
-		return terms[0], nil
-	}
-	return terms, nil
+	return orNode(terms), nil
 }
 
+// parseAnd parses unary terms joined by "and".
 func (p *parser) parseAnd(after string) (node, error) {
-	var terms andNode
+	terms, err := p.parseJoined(after, connAnd, p.parseUnary)
+	if err != nil || len(terms) == 1 {
+		return first(terms), err
+	}
+	return andNode(terms), nil
+}
+
+// parseJoined parses terms (each by term) joined by the connective c.
+func (p *parser) parseJoined(after string, c conn, term func(after string) (node, error)) ([]node, error) {
+	var terms []node
 	for {
-		n, err := p.parseUnary(after)
+		n, err := term(after)
 		if err != nil {
 			return nil, err
 		}
 		terms = append(terms, n)
 		p.s.skipSpace()
-		c, w := p.s.connective()
-		if c != connAnd {
-			break
+		next, w := p.s.connective()
+		if next != c {
+			return terms, nil
 		}
 		after = strconv.Quote(p.s.src[p.s.pos : p.s.pos+w])
 		p.s.pos += w
 	}
-	if len(terms) == 1 {
-		return terms[0], nil
+}
+
+func first(terms []node) node {
+	if len(terms) == 0 {
+		return nil
 	}
-	return terms, nil
+	return terms[0]
 }
 
 func (p *parser) parseUnary(after string) (node, error) {
