@@ -99,6 +99,9 @@ func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.
 	}
 	select {
 	case o := <-job.done:
+		if o.err == nil && len(o.tasks) > 0 && s.opts.OnPlaced != nil {
+			s.opts.OnPlaced(len(o.tasks))
+		}
 		return o.tasks, o.failures, o.err
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()

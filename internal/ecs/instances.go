@@ -56,6 +56,7 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *w.RegisterC
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
+	s.registerScope(ctx, sc)
 	ec2ID, err := identityInstanceID(in.InstanceIdentityDocument)
 	if err != nil {
 		return nil, err

@@ -27,6 +27,9 @@ type Options struct {
 	StoppedTaskRetention time.Duration
 	// TokenRetention is how long a RunTask clientToken is remembered.
 	TokenRetention time.Duration
+	// OnPlaced, when set, is told how many tasks each placement committed
+	// (the server's metrics count them).
+	OnPlaced func(n int)
 }
 
 // DefaultOptions returns the options of a production control plane.

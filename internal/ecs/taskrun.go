@@ -107,7 +107,8 @@ func newUUID() string {
 }
 
 // registerScope records, once per process, that the caller's account and
-// region hold tasks, so that Purge visits it.
+// region hold tasks, services or instances, so that Purge and Census visit
+// it.
 func (s *Service) registerScope(ctx context.Context, sc scope) {
 	key := sc.Account + "/" + sc.Region
 	if _, done := s.scopes.Load(key); done {

@@ -80,10 +80,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	ops := ecs.NewWithOptions(store, log, ecs.Options{
+	var ops *ecs.Service
+	mets := newMetrics(store, func() *ecs.Service { return ops }, log)
+	ops = ecs.NewWithOptions(store, log, ecs.Options{
 		AgentTimeout:         cfg.AgentTimeout,
 		AgentLostAfter:       cfg.AgentLostAfter,
 		StoppedTaskRetention: cfg.StoppedTaskRetention,
+		OnPlaced:             mets.Placed,
 	})
 	secret, err := registrySecret(ctx, store)
 	if err != nil {
@@ -104,17 +107,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ecrOps := ecr.New(reg, log)
+	services := []*awsapi.Service{ops.API(), ops.AgentAPI(), ecrOps.API()}
+	knowTargets(mets, services)
 	edge := awsapi.NewEdge(awsapi.EdgeConfig{
 		Keys:     keys,
-		Services: []*awsapi.Service{ops.API(), ops.AgentAPI(), ecrOps.API()},
+		Services: services,
 		Logger:   log,
 		// PutImage carries manifests of up to 4 MiB, JSON-escaped.
 		MaxBody: 10 << 20,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.Handle("/v2/", reg)
-	mux.Handle("/", edge)
+	mux.Handle("GET /metrics", mets.Handler())
+	mux.Handle("/v2/", mets.Registry(reg))
+	mux.Handle("/", mets.API(edge))
 	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1)}
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	loopCtx, stop := context.WithCancel(context.Background())
