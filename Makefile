@@ -1,16 +1,19 @@
 # The commands a newcomer needs. `make dev` runs Gantry; `make test` tests it.
 GO       ?= go
 BIN      := bin/gantry
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DATA_DIR ?= $(HOME)/.gantry
+PORT     ?= 4566
 
 .PHONY: build dev test unit e2e lint bench bench-runtask bench-registry bench-placement bench-services generate setup clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/gantry
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/gantry
 
-## dev: build and run the all-in-one development stack on 127.0.0.1:4566
+## dev: build the test image the README's tour runs, then run the all-in-one development stack on 127.0.0.1:$(PORT)
 dev: build
-	$(BIN) dev --data-dir $(DATA_DIR)
+	@./scripts/test-images.sh || echo "make dev: the tour's image gantry-test/busybox was not built (see above); run 'make setup' as root first"
+	$(BIN) dev --data-dir $(DATA_DIR) --listen 127.0.0.1:$(PORT)
 
 ## setup: install the Debian packages the tests need and build the local test images (no-op when present)
 setup:

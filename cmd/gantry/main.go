@@ -24,6 +24,7 @@ func main() {
 	root := &cobra.Command{
 		Use:               "gantry",
 		Short:             "Gantry runs Amazon ECS's API and containers on your own machines",
+		Version:           version,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		PersistentPreRunE: func(*cobra.Command, []string) error { return servePprof(pprofAddr) },

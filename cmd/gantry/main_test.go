@@ -216,3 +216,18 @@ func TestPprofAddr(t *testing.T) {
 		t.Fatalf("a taken --pprof-addr: err %v, output %s", err, out)
 	}
 }
+
+// `gantry --version` prints what `gantry version` prints.
+func TestVersionFlag(t *testing.T) {
+	flag, err := exec.Command(binary, "--version").Output()
+	if err != nil {
+		t.Fatalf("gantry --version: %v", err)
+	}
+	sub, err := exec.Command(binary, "version").Output()
+	if err != nil {
+		t.Fatalf("gantry version: %v", err)
+	}
+	if got, want := strings.TrimSpace(string(flag)), "gantry version "+strings.TrimPrefix(strings.TrimSpace(string(sub)), "gantry "); got != want {
+		t.Fatalf("gantry --version printed %q, want %q", got, want)
+	}
+}
