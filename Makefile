@@ -20,9 +20,15 @@ setup:
 	./scripts/setup.sh
 	./scripts/test-images.sh
 
-## test: every unit and integration test, then the AWS CLI end-to-end script
+# The packages with concurrency (the store, the placement committer and assignment hub, the service controller,
+# the agent's engine, the registry's uploads) run under the race detector; the rest run without it.
+MODULE    := github.com/gantry-dev/gantry
+RACE_PKGS := $(addprefix $(MODULE)/internal/,state ecs agent agent/engine agent/dockerrt agent/simrt agent/metadata registry reconcile server)
+
+## test: every unit and integration test (the concurrent packages under -race), then the AWS CLI end-to-end script
 test: setup build
-	$(GO) test -count=1 -timeout 8m ./...
+	$(GO) test -count=1 -timeout 8m -race $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 8m $(filter-out $(RACE_PKGS),$(shell $(GO) list ./...))
 	./scripts/e2e-cli.sh
 
 unit:
