@@ -338,6 +338,7 @@ func (c *serviceController) writeService(ctx context.Context, ref serviceRef, ms
 	if err != nil {
 		return err
 	}
+	c.logServiceWrite(ref, ms.rec, &next, all)
 	if next.Status == model.ServiceInactive {
 		delete(c.m.services, ref)
 		return nil

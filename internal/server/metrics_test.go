@@ -34,19 +34,7 @@ func TestMetricsShowCallsTasksAndAgents(t *testing.T) {
 	_, err = c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("nope"), Services: []string{"x"}})
 	gt.WantCode(t, err, "ClusterNotFoundException")
 
-	cfg := agent.Default()
-	cfg.Endpoint, cfg.Cluster, cfg.Region = env.URL, "m", c.Options().Region
-	cfg.DataDir = t.TempDir()
-	cfg.AccessKeyID, cfg.SecretAccessKey = gt.KeyID, gt.KeySecret
-	cfg.RuntimeName, cfg.CheckpointInterval = "sim", time.Second
-	cfg.Logger = agenttest.Logger()
-	opts := simrt.Default()
-	opts.StartDelay = 10 * time.Millisecond
-	opts.CPUUnits, opts.MemoryMiB = 2048, 4096
-	fctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- agent.RunFleet(fctx, cfg, 2, []string{"a"}, opts) }()
-	t.Cleanup(func() { stop(); <-done })
+	startFleet(t, env, c.Options().Region, "m", 2)
 	waitFor(t, "2 agents connected", func() bool {
 		out, err := c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("m"), Filter: aws.String("agentConnected == true")})
 		return err == nil && len(out.ContainerInstanceArns) == 2
@@ -114,6 +102,25 @@ func TestMetricsShowCallsTasksAndAgents(t *testing.T) {
 		os.WriteFile(t.TempDir()+"/metrics.txt", body, 0o600)
 		t.Logf("/metrics:\n%s", grep(text, "gantry_"))
 	}
+}
+
+// startFleet runs n simulated instances in cluster until the test ends.
+func startFleet(t *testing.T, env *gt.Env, region, cluster string, n int) {
+	t.Helper()
+	cfg := agent.Default()
+	cfg.Endpoint, cfg.Cluster, cfg.Region = env.URL, cluster, region
+	cfg.DataDir = t.TempDir()
+	cfg.AccessKeyID, cfg.SecretAccessKey = gt.KeyID, gt.KeySecret
+	cfg.RuntimeName, cfg.CheckpointInterval = "sim", time.Second
+	cfg.StopTimeout = time.Second
+	cfg.Logger = agenttest.Logger()
+	opts := simrt.Default()
+	opts.StartDelay = 10 * time.Millisecond
+	opts.CPUUnits, opts.MemoryMiB = 2048, 4096
+	fctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- agent.RunFleet(fctx, cfg, n, []string{"a"}, opts) }()
+	t.Cleanup(func() { stop(); <-done })
 }
 
 func grep(text, prefix string) string {
