@@ -105,6 +105,7 @@ func (s *Service) API() *awsapi.Service {
 		s.taskActions(m),
 		s.taskStateActions(m),
 		s.serviceActions(m),
+		s.taskProtectionActions(m),
 	} {
 		maps.Copy(actions, group)
 	}

@@ -283,7 +283,7 @@ func (c *serviceController) chooseToStop(ctx context.Context, sc scope, ref serv
 		} else {
 			snap.Instances[i].TaskGroups[group]++
 		}
-		if t.rt.Deployment == deployment {
+		if t.rt.Deployment == deployment && !c.s.now().Before(t.rt.ProtectedUntil) {
 			victims = append(victims, placement.Victim{ID: t.rt.ID, Instance: i, Running: t.rt.LastStatus == agentproto.StatusRunning})
 		}
 	}

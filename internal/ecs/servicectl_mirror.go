@@ -211,6 +211,7 @@ type serviceTask struct {
 	StopCode       string     `json:"stopCode"`
 	StoppedReason  string     `json:"stoppedReason"`
 	InstanceID     string     `json:"gantryInstanceId"`
+	ProtectedUntil int64      `json:"gantryProtectedUntil"`
 }
 
 func decodeServiceTask(id string, raw []byte) (*mirroredTask, bool) {
@@ -223,6 +224,9 @@ func decodeServiceTask(id string, raw []byte) (*mirroredTask, bool) {
 		LastStatus: st.LastStatus, DesiredStatus: st.DesiredStatus, Health: st.HealthStatus,
 		CreatedAt: timeOf(st.CreatedAt), StartedAt: timeOf(st.StartedAt), StoppedAt: timeOf(st.StoppedAt),
 		StopCode: st.StopCode, StoppedReason: st.StoppedReason,
+	}
+	if st.ProtectedUntil > 0 {
+		t.ProtectedUntil = time.UnixMilli(st.ProtectedUntil)
 	}
 	return &mirroredTask{service: strings.TrimPrefix(st.Group, "service:"), taskDefinition: st.TaskDefinition, rt: t}, true
 }

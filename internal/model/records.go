@@ -39,6 +39,10 @@ type Task struct {
 	// Reserved is what the task holds on its instance (CPU, MEMORY, PORTS,
 	// PORTS_UDP), released when it stops.
 	Reserved []ecswire.Resource `json:"gantryReserved,omitempty"`
+	// ProtectedUntil is when the task's scale-in protection
+	// (UpdateTaskProtection) expires, in unix milliseconds; 0 when it has
+	// none. DescribeTasks does not show it, as in ECS.
+	ProtectedUntil int64 `json:"gantryProtectedUntil,omitempty"`
 }
 
 // Heartbeat is the stored record of an agent's last contact.

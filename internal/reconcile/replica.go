@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // planReplica keeps desiredCount tasks of the PRIMARY deployment, rolling
@@ -49,7 +50,10 @@ func (s *step) planReplica() {
 		}
 	}
 	// The PRIMARY's surplus over desiredCount: the least progressed first.
-	slices.SortFunc(keep, cheapestFirst)
+	// Protected tasks are the last to count as surplus.
+	slices.SortFunc(keep, func(a, b *task) int {
+		return cmp.Or(cmpBool(protectedAt(a, s.now), protectedAt(b, s.now)), cheapestFirst(a, b))
+	})
 	surplus := keep[:max(len(keep)-s.desired, 0)]
 	for _, t := range surplus {
 		if !t.healthy {
@@ -67,14 +71,21 @@ func (s *step) planReplica() {
 			budget--
 		}
 	}
+	// Healthy tasks under scale-in protection stay until it expires; the
+	// step looks again when the first protection of a live task expires.
+	stoppable := func(t *task) bool { return t.healthy && !protectedAt(t, s.now) }
+	if countIf(old, func(t *task) bool { return t.healthy && protectedAt(t, s.now) })+
+		countIf(surplus, func(t *task) bool { return t.healthy && protectedAt(t, s.now) }) > 0 {
+		s.wakeAtFirstExpiry(live)
+	}
 	shrunk := 0
 	for _, id := range s.oldestFirst(old) {
-		n := s.shrink(id, min(budget, countIf(old, func(t *task) bool { return t.Deployment == id && t.healthy })), reason)
+		n := s.shrink(id, min(budget, countIf(old, func(t *task) bool { return t.Deployment == id && stoppable(t) })), reason)
 		budget -= n
 		shrunk += n
 	}
 	if p != nil {
-		n := s.shrink(p.ID, min(budget, countIf(surplus, isHealthy)), reason)
+		n := s.shrink(p.ID, min(budget, countIf(surplus, stoppable)), reason)
 		shrunk += n
 		kept -= n
 	}
@@ -86,6 +97,32 @@ func (s *step) planReplica() {
 		return
 	}
 	s.plan.Start = append(s.plan.Start, Start{Deployment: p.ID, Count: n})
+}
+
+// wakeAtFirstExpiry asks to run again when the first scale-in protection
+// among ts expires.
+func (s *step) wakeAtFirstExpiry(ts []*task) {
+	for _, t := range ts {
+		if protectedAt(t, s.now) {
+			s.wakeIn(t.ProtectedUntil.Sub(s.now))
+		}
+	}
+}
+
+// protectedAt reports whether t is under scale-in protection at now.
+func protectedAt(t *task, now time.Time) bool {
+	return !t.ProtectedUntil.IsZero() && now.Before(t.ProtectedUntil)
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // shrink plans to stop n healthy tasks of a deployment and returns n.

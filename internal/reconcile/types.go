@@ -86,6 +86,10 @@ type Task struct {
 	CreatedAt, StartedAt, StoppedAt time.Time // StartedAt zero until RUNNING
 	StopCode                        string    // TaskFailedToStart, EssentialContainerExited, UserInitiated, ServiceSchedulerInitiated, ...
 	StoppedReason                   string
+	// ProtectedUntil: task scale-in protection (UpdateTaskProtection) until
+	// this time; zero when not protected. A healthy task protected at Now is
+	// never stopped to scale in or to roll a deployment out.
+	ProtectedUntil time.Time
 }
 
 // Instance is one registered container instance of the cluster.
