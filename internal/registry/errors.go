@@ -29,7 +29,7 @@ var (
 	Unauthorized        = Code{"UNAUTHORIZED", http.StatusUnauthorized}
 	Denied              = Code{"DENIED", http.StatusForbidden}
 	Unsupported         = Code{"UNSUPPORTED", http.StatusMethodNotAllowed}
-	TooManyRequests     = Code{"TOO_MANY_REQUESTS", http.StatusTooManyRequests}
+	TooManyRequests     = Code{"TOOMANYREQUESTS", http.StatusTooManyRequests}
 	TagInvalid          = Code{"TAG_INVALID", http.StatusBadRequest}
 )
 
