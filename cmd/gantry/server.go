@@ -48,6 +48,7 @@ func serverCmd() *cobra.Command {
 			}
 			cfg.Logger = log
 			warnFullDisk(cfg.DataDir)
+			go watchDisk(cmd.Context(), cfg.DataDir)
 			if err := server.Run(cmd.Context(), cfg); err != nil {
 				return fmt.Errorf("server stopped: %w%s", err, fullDiskNote(cfg.DataDir))
 			}
@@ -76,11 +77,34 @@ func fullDiskNote(dir string) string {
 	return ""
 }
 
-// warnFullDisk prints to stderr, before the server starts, that its data
-// disk is full: etcd then fails, and may end the process before any log.
-func warnFullDisk(dir string) {
-	if note := fullDiskNote(dir); note != "" {
+// warnFullDisk prints to stderr that the data disk is full, and reports
+// whether it did: etcd then fails, and ends the process with its reason
+// written only to its log file in the data directory, which it cannot write.
+func warnFullDisk(dir string) bool {
+	note := fullDiskNote(dir)
+	if note != "" {
 		fmt.Fprintln(os.Stderr, "gantry server: WARNING: the data disk is full"+note)
+	}
+	return note != ""
+}
+
+// watchDisk checks the data disk every few seconds until ctx ends, and
+// warns on stderr once each time it becomes full.
+func watchDisk(ctx context.Context, dir string) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !warned {
+				warned = warnFullDisk(dir)
+			} else if fullDiskNote(dir) == "" {
+				warned = false
+			}
+		}
 	}
 }
 
@@ -99,6 +123,8 @@ func devCmd() *cobra.Command {
 			}
 			cfg.Logger = log
 			cfg.AcceptTestKey = true
+			warnFullDisk(cfg.DataDir)
+			go watchDisk(cmd.Context(), cfg.DataDir)
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
