@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strings"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/gantry-dev/gantry/internal/model"
 	"github.com/gantry-dev/gantry/internal/state"
