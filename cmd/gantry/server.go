@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +28,9 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
 	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
+	fs.StringVar(&cfg.RegistryDir, "registry-dir", env("GANTRY_REGISTRY_DIR", cfg.RegistryDir), "directory of the registry's blobs, ideally on its own filesystem; default <data-dir>/registry ($GANTRY_REGISTRY_DIR)")
+	fs.StringVar(&cfg.RegistryDiskReserve, "registry-disk-reserve", env("GANTRY_REGISTRY_DISK_RESERVE", cfg.RegistryDiskReserve), "free space the registry leaves on its filesystem, as a size (1GiB) or a percentage (5%); uploads that would eat into it are refused ($GANTRY_REGISTRY_DISK_RESERVE)")
+	fs.IntVar(&cfg.RegistryMaxUploads, "registry-max-uploads", envInt("GANTRY_REGISTRY_MAX_UPLOADS", cfg.RegistryMaxUploads), "blob upload sessions one access key may hold open at once; 0 for the default, 256 ($GANTRY_REGISTRY_MAX_UPLOADS)")
 	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 }
 
@@ -42,11 +47,65 @@ func serverCmd() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
-			return server.Run(cmd.Context(), cfg)
+			warnFullDisk(cfg.DataDir)
+			go watchDisk(cmd.Context(), cfg.DataDir)
+			if err := server.Run(cmd.Context(), cfg); err != nil {
+				return fmt.Errorf("server stopped: %w%s", err, fullDiskNote(cfg.DataDir))
+			}
+			return nil
 		},
 	}
 	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
+	cmd.Flags().BoolVar(&cfg.RotateRegistrySecret, "rotate-registry-secret", false, "replace the secret that signs registry tokens, then serve: every token issued before stops working (on other replicas within a minute)")
 	return cmd
+}
+
+// lowDiskSpace is the free space under which the data disk counts as full:
+// etcd cannot write its log and the server stops.
+const lowDiskSpace = 64 << 20
+
+// fullDiskNote says, for an error message, that the filesystem of dir is
+// (nearly) full, or nothing.
+func fullDiskNote(dir string) string {
+	var st syscall.Statfs_t
+	if dir == "" || syscall.Statfs(dir, &st) != nil {
+		return ""
+	}
+	if free := int64(st.Bavail) * int64(st.Bsize); free < lowDiskSpace {
+		return fmt.Sprintf(" (the filesystem of --data-dir %s has only %d MiB free: etcd cannot write there; free space, and give the registry's blobs their own filesystem with --registry-dir)", dir, free>>20)
+	}
+	return ""
+}
+
+// warnFullDisk prints to stderr that the data disk is full, and reports
+// whether it did: etcd then fails, and ends the process with its reason
+// written only to its log file in the data directory, which it cannot write.
+func warnFullDisk(dir string) bool {
+	note := fullDiskNote(dir)
+	if note != "" {
+		fmt.Fprintln(os.Stderr, "gantry server: WARNING: the data disk is full"+note)
+	}
+	return note != ""
+}
+
+// watchDisk checks the data disk every few seconds until ctx ends, and
+// warns on stderr once each time it becomes full.
+func watchDisk(ctx context.Context, dir string) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !warned {
+				warned = warnFullDisk(dir)
+			} else if fullDiskNote(dir) == "" {
+				warned = false
+			}
+		}
+	}
 }
 
 func devCmd() *cobra.Command {
@@ -64,6 +123,8 @@ func devCmd() *cobra.Command {
 			}
 			cfg.Logger = log
 			cfg.AcceptTestKey = true
+			warnFullDisk(cfg.DataDir)
+			go watchDisk(cmd.Context(), cfg.DataDir)
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -137,6 +198,13 @@ func envList(name string) []string {
 		return nil
 	}
 	return strings.Split(v, ",")
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
 }
 
 func envDuration(name string, def time.Duration) time.Duration {

@@ -28,7 +28,7 @@ func (s *Service) GetAuthorizationToken(ctx context.Context, in *w.GetAuthorizat
 	if sc.Account != s.reg.Account() {
 		return nil, InvalidParameter.Errorf("This registry serves account %s; account %s has none here.", s.reg.Account(), sc.Account)
 	}
-	tok, exp := s.reg.IssueToken(sc.Account, sc.Principal, sc.Region)
+	tok, exp := s.reg.IssueToken(sc.Account, sc.Principal, sc.AccessKeyID, sc.Region)
 	endpoint := sc.Endpoint
 	if endpoint == "" {
 		endpoint = "http://" + sc.host()

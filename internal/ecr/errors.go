@@ -50,6 +50,9 @@ var registryCodes = map[string]awsapi.Code{
 	registry.DigestInvalid.Name:       InvalidParameter,
 	registry.BlobUnknown.Name:         LayersNotFound,
 	registry.Unsupported.Name:         UnsupportedImageType,
+	// The registry's limits on upload sessions and its disk reserve.
+	registry.TooManyRequests.Name: LimitExceeded,
+	registry.Denied.Name:          LimitExceeded,
 }
 
 // fromRegistry turns an error of the registry into the ECR error for it.

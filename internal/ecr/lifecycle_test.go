@@ -224,6 +224,8 @@ func TestLayerUpload(t *testing.T) {
 	if _, err := upload([]byte("{}"), 1); err != nil {
 		t.Fatal(err)
 	}
-	must(c.PutImage(ctx, &ecr.PutImageInput{RepositoryName: repo, ImageTag: aws.String("v1"),
-		ImageManifest: aws.String(manifest(sha([]byte("{}")), sha([]byte("layer!")), 1))}))(t)
+	// manifest declares a 5-byte layer; this one has 6 bytes, and the
+	// registry checks declared sizes against the stored blobs.
+	m := strings.Replace(manifest(sha([]byte("{}")), sha([]byte("layer!")), 1), `"size":5`, `"size":6`, 1)
+	must(c.PutImage(ctx, &ecr.PutImageInput{RepositoryName: repo, ImageTag: aws.String("v1"), ImageManifest: aws.String(m)}))(t)
 }

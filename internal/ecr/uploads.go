@@ -34,7 +34,7 @@ func (s *Service) InitiateLayerUpload(ctx context.Context, in *w.InitiateLayerUp
 	if err := sc.checkRegistry(in.RegistryId); err != nil {
 		return nil, err
 	}
-	id, err := s.reg.StartUpload(ctx, sc.ns, in.RepositoryName)
+	id, err := s.reg.StartUpload(ctx, sc.ns, sc.AccessKeyID, in.RepositoryName)
 	if err != nil {
 		return nil, fromRegistry(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -20,15 +21,68 @@ import (
 // Which repositories may see a blob is metadata, kept in etcd.
 type blobStore struct {
 	dir string
+	// reserveBytes and reservePct are the free space uploads must leave on
+	// the filesystem of dir (the larger of the two counts).
+	reserveBytes int64
+	reservePct   float64
 }
 
-func newBlobStore(dir string) (*blobStore, error) {
+// uploadFilePrefix starts the name of every upload file under uploads/.
+const uploadFilePrefix = "upload-"
+
+func newBlobStore(dir string, reserveBytes int64, reservePct float64) (*blobStore, error) {
 	for _, d := range []string{filepath.Join(dir, "blobs"), filepath.Join(dir, "uploads")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("registry: create %s: %w", d, err)
 		}
 	}
-	return &blobStore{dir: dir}, nil
+	return &blobStore{dir: dir, reserveBytes: reserveBytes, reservePct: reservePct}, nil
+}
+
+// reserveCheckStep is how many bytes an upload streams between two checks
+// of the free space.
+const reserveCheckStep = 1 << 20
+
+// checkSpace returns DENIED if writing incoming more bytes would leave less
+// free space on the blob filesystem than the reserve.
+func (b *blobStore) checkSpace(incoming int64) error {
+	if b.reserveBytes == 0 && b.reservePct == 0 {
+		return nil
+	}
+	free, total, err := diskSpace(b.dir)
+	if err != nil {
+		return fmt.Errorf("registry: free space of %s: %w", b.dir, err)
+	}
+	reserve := max(b.reserveBytes, int64(b.reservePct/100*float64(total)))
+	if free-incoming >= reserve {
+		return nil
+	}
+	return Denied.Errorf(fmt.Sprintf("the registry's disk reserve is reached: its blob filesystem has %s free and must keep %s free "+
+		"(--registry-disk-reserve): delete unused images (garbage collection then frees their blobs) or give the registry more space (--registry-dir)",
+		humanBytes(max(free, 0)), humanBytes(reserve)))
+}
+
+// diskSpace returns the space available to unprivileged writers, and the
+// size, of the filesystem holding dir.
+func diskSpace(dir string) (free, total int64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), int64(st.Blocks) * int64(st.Bsize), nil
+}
+
+// humanBytes writes n in the largest binary unit that keeps it at least 1.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for ; v >= unit && i < 4; i++ {
+		v /= unit
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }
 
 // path returns where the blob of a (valid) digest lives.
@@ -51,13 +105,20 @@ func (b *blobStore) touch(digest string) error {
 
 // create starts writing a new blob to a temporary file, hashed with
 // algorithm alg, or with SHA-256 if alg is "" (not known until the upload
-// completes; see hashes).
-func (b *blobStore) create(alg string) (*blobWriter, error) {
-	f, err := os.CreateTemp(filepath.Join(b.dir, "uploads"), "upload-")
+// completes; see hashes). The blob is expected to hold incoming bytes
+// (0: not known): DENIED if they would eat into the disk reserve; -1 skips
+// the check. The writer checks the reserve again as content streams in.
+func (b *blobStore) create(alg string, incoming int64) (*blobWriter, error) {
+	if incoming >= 0 {
+		if err := b.checkSpace(incoming); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.CreateTemp(filepath.Join(b.dir, "uploads"), uploadFilePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("registry: create upload file: %w", err)
 	}
-	return &blobWriter{store: b, f: f, h: newHashes(alg)}, nil
+	return &blobWriter{store: b, path: f.Name(), f: f, h: newHashes(alg), checked: max(incoming, 0)}, nil
 }
 
 // putBytes stores small content (a manifest) under its digest; content
@@ -70,10 +131,13 @@ func (b *blobStore) putBytes(digest string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	w, err := b.create(alg)
+	// A manifest is small and completes a push whose layers are in:
+	// the disk reserve does not hold it back.
+	w, err := b.create(alg, -1)
 	if err != nil {
 		return err
 	}
+	w.checked = 1 << 62
 	if _, err := w.Write(data); err != nil {
 		w.cancel()
 		return err
@@ -82,12 +146,18 @@ func (b *blobStore) putBytes(digest string, data []byte) error {
 }
 
 // blobWriter is a blob being written: content goes to a temporary file and
-// through its hash in one pass.
+// through its hash in one pass. The file is open (f) only while a request
+// writes to it: an upload session between requests holds no descriptor
+// (attach and detach).
 type blobWriter struct {
 	store *blobStore
+	path  string
 	f     *os.File
 	h     *hashes
 	size  int64
+	// checked is how much content had been accounted for at the last
+	// check of the disk reserve.
+	checked int64
 	// err is a failed write to the file: the content is then incomplete,
 	// so the upload can only be cancelled.
 	err error
@@ -110,10 +180,46 @@ var streamBufPool = sync.Pool{New: func() any { b := make([]byte, streamBufSize)
 // 32 KiB writes, as the reference registry's, kept it flat.
 const writeSlice = 32 << 10
 
+// attach opens the upload file for a request, positioned at its end.
+func (w *blobWriter) attach() error {
+	if w.f != nil {
+		return nil
+	}
+	f, err := os.OpenFile(w.path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(w.size, io.SeekStart); err != nil {
+		f.Close()
+		return err
+	}
+	w.f = f
+	return nil
+}
+
+// detach closes the upload file at the end of a request; a failure to close
+// it makes the content unusable, as a failed write does.
+func (w *blobWriter) detach() {
+	if w.f == nil {
+		return
+	}
+	if err := w.f.Close(); err != nil && w.err == nil {
+		w.err = fmt.Errorf("registry: close upload: %w", err)
+	}
+	w.f = nil
+}
+
 // Write appends p to the blob.
 func (w *blobWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.size+int64(len(p))-w.checked >= reserveCheckStep {
+		if err := w.store.checkSpace(int64(len(p))); err != nil {
+			w.err = err
+			return 0, err
+		}
+		w.checked = w.size + int64(len(p))
 	}
 	for q := p; len(q) > 0; {
 		n := min(len(q), writeSlice)
@@ -192,28 +298,34 @@ func (w *blobWriter) commit(digest string) error {
 		w.cancel()
 		return nil
 	}
+	if err := w.attach(); err != nil {
+		w.cancel()
+		return fmt.Errorf("registry: reopen upload: %w", err)
+	}
 	if err := w.f.Sync(); err != nil {
 		w.cancel()
 		return fmt.Errorf("registry: sync upload: %w", err)
 	}
-	if err := w.f.Close(); err != nil {
-		os.Remove(w.f.Name())
+	err := w.f.Close()
+	w.f = nil
+	if err != nil {
+		os.Remove(w.path)
 		return fmt.Errorf("registry: close upload: %w", err)
 	}
 	// The blob lands with a fresh modification time even if its last
 	// chunk was written long ago: garbage collection goes by it.
 	now := time.Now()
-	if err := os.Chtimes(w.f.Name(), now, now); err != nil {
-		os.Remove(w.f.Name())
+	if err := os.Chtimes(w.path, now, now); err != nil {
+		os.Remove(w.path)
 		return fmt.Errorf("registry: touch upload: %w", err)
 	}
 	dst := w.store.path(digest)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		os.Remove(w.f.Name())
+		os.Remove(w.path)
 		return fmt.Errorf("registry: create blob dir: %w", err)
 	}
-	if err := os.Rename(w.f.Name(), dst); err != nil {
-		os.Remove(w.f.Name())
+	if err := os.Rename(w.path, dst); err != nil {
+		os.Remove(w.path)
 		return fmt.Errorf("registry: move blob into place: %w", err)
 	}
 	return syncDir(filepath.Dir(dst))
@@ -234,8 +346,11 @@ func (w *blobWriter) check(digest string) error {
 
 // cancel discards the content.
 func (w *blobWriter) cancel() {
-	w.f.Close()
-	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	if err := os.Remove(w.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return
 	}
 }

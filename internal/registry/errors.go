@@ -29,7 +29,7 @@ var (
 	Unauthorized        = Code{"UNAUTHORIZED", http.StatusUnauthorized}
 	Denied              = Code{"DENIED", http.StatusForbidden}
 	Unsupported         = Code{"UNSUPPORTED", http.StatusMethodNotAllowed}
-	TooManyRequests     = Code{"TOO_MANY_REQUESTS", http.StatusTooManyRequests}
+	TooManyRequests     = Code{"TOOMANYREQUESTS", http.StatusTooManyRequests}
 	TagInvalid          = Code{"TAG_INVALID", http.StatusBadRequest}
 )
 
@@ -85,6 +85,10 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 		w.WriteHeader(http.StatusInternalServerError)
 		w.Write([]byte(`{"errors":[{"code":"UNKNOWN","message":"internal error; the server log has the details"}]}`))
 		return
+	}
+	if e.Code == Denied || e.Code == TooManyRequests {
+		// Limits the operator sets: say in the log who reached them.
+		r.log.Warn("registry request refused", "method", req.Method, "path", req.URL.Path, "code", e.Code.Name, "reason", e.Message)
 	}
 	status := e.Code.Status
 	if e.Status != 0 {

@@ -59,14 +59,15 @@ func (c client) pushBlob(repo string, content []byte, skipExisting bool) string 
 	return d
 }
 
-// ociManifest is an image manifest over a config and layers.
-func ociManifest(config string, layers ...string) []byte {
+// ociManifest is an image manifest over a config and layers (the contents
+// give each descriptor's digest and size).
+func ociManifest(config []byte, layers ...[]byte) []byte {
 	var ls []string
 	for _, l := range layers {
-		ls = append(ls, fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":%q,"size":1}`, l))
+		ls = append(ls, fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":%q,"size":%d}`, digestOf(l), len(l)))
 	}
-	return []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":1},"layers":[%s]}`,
-		config, strings.Join(ls, ",")))
+	return []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[%s]}`,
+		digestOf(config), len(config), strings.Join(ls, ",")))
 }
 
 // pushImage pushes config and layer contents and a manifest over them
@@ -75,12 +76,11 @@ func ociManifest(config string, layers ...string) []byte {
 // pushed again and the manifest retried. It returns the manifest.
 func (c client) pushImage(repo, tag string, config []byte, layers ...[]byte) []byte {
 	for attempt := 0; attempt < 3; attempt++ {
-		cd := c.pushBlob(repo, config, attempt == 0)
-		var lds []string
+		c.pushBlob(repo, config, attempt == 0)
 		for _, l := range layers {
-			lds = append(lds, c.pushBlob(repo, l, attempt == 0))
+			c.pushBlob(repo, l, attempt == 0)
 		}
-		m := ociManifest(cd, lds...)
+		m := ociManifest(config, layers...)
 		st, b := c.call(http.MethodPut, "/v2/"+repo+"/manifests/"+tag, m, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
 		if st == http.StatusCreated {
 			return m

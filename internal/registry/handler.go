@@ -68,7 +68,7 @@ func parseRoute(path string) (route, bool) {
 // carry Basic credentials AWS:<token> from GetAuthorizationToken.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	ns, err := r.authenticate(req)
+	ns, owner, err := r.authenticate(req)
 	if err != nil {
 		r.writeError(w, req, err)
 		return
@@ -82,14 +82,15 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.writeError(w, req, &Error{Code: NameInvalid, Message: "repository name " + quote(rt.name) + " is not valid", Detail: map[string]string{"name": rt.name}})
 		return
 	}
-	err = r.dispatch(w, req, ns, rt)
+	err = r.dispatch(w, req, ns, owner, rt)
 	if err != nil {
 		r.writeError(w, req, err)
 	}
 }
 
-// dispatch runs the handler of a route and method.
-func (r *Registry) dispatch(w http.ResponseWriter, req *http.Request, ns Namespace, rt route) error {
+// dispatch runs the handler of a route and method for owner, the access
+// key the request's token was issued for.
+func (r *Registry) dispatch(w http.ResponseWriter, req *http.Request, ns Namespace, owner string, rt route) error {
 	m := req.Method
 	switch {
 	case rt.kind == kindBase && (m == http.MethodGet || m == http.MethodHead):
@@ -117,7 +118,7 @@ func (r *Registry) dispatch(w http.ResponseWriter, req *http.Request, ns Namespa
 	case rt.kind == kindBlob && m == http.MethodDelete:
 		return r.deleteBlob(w, req, ns, rt.name, rt.arg)
 	case rt.kind == kindUpload && rt.arg == "" && m == http.MethodPost:
-		return r.startUpload(w, req, ns, rt.name)
+		return r.startUpload(w, req, ns, owner, rt.name)
 	case rt.kind == kindUpload && rt.arg != "" && m == http.MethodPatch:
 		return r.patchUpload(w, req, ns, rt.name, rt.arg)
 	case rt.kind == kindUpload && rt.arg != "" && m == http.MethodPut:

@@ -3,9 +3,12 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/gantry-dev/gantry/internal/model"
 	"github.com/gantry-dev/gantry/internal/state"
@@ -48,21 +51,27 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 		tag, digest = ref, digestOf("sha256", body)
 	}
 	img := &Image{Digest: digest, MediaType: mt, ArtifactType: m.ArtifactType, ManifestSize: int64(len(body))}
-	var refs []string // keys that must exist in the repository
+	var refs []string    // keys that must exist in the repository
+	var refSizes []int64 // the sizes their descriptors declare
 	if isIndex(mt) {
 		for _, d := range m.Manifests {
 			img.Children = append(img.Children, d.Digest)
 			refs = append(refs, model.RegistryImageKey(repo, d.Digest))
+			refSizes = append(refSizes, d.Size)
 		}
 		img.Size = int64(len(body))
 	} else {
 		for _, d := range append([]Descriptor{*m.Config}, m.Layers...) {
+			if img.Size > math.MaxInt64-d.Size {
+				return nil, ManifestInvalid.Errorf("the sizes of the manifest's descriptors add up to more than 2^63 bytes")
+			}
 			img.Size += d.Size
 			if nonDistributable(d.MediaType) {
 				continue
 			}
 			img.Blobs = append(img.Blobs, d.Digest)
 			refs = append(refs, model.RegistryBlobKey(repo, d.Digest))
+			refSizes = append(refSizes, d.Size)
 		}
 	}
 	if m.Subject != nil {
@@ -83,7 +92,7 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 			reads = append(reads, state.Read{Key: k})
 		}
 		reads = append(reads, state.Read{Key: gcKey})
-		pages, err := st.ReadAll(ctx, reads...)
+		pages, err := readBatched(ctx, st, reads)
 		if err != nil {
 			return nil, err
 		}
@@ -114,6 +123,9 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 					d = refs[i][len(model.RegistryImagesPrefix(repo)):]
 				}
 				return nil, &Error{Code: ManifestBlobUnknown, Message: "the manifest references " + d + ", which is not in repository " + quote(repo), Detail: map[string]string{"digest": d}}
+			}
+			if err := checkRefSize(p.Items[0], isIndex(mt), refSizes[i]); err != nil {
+				return nil, err
 			}
 			if len(refs) <= maxGuardedRefs {
 				txn.Expect(refs[i], p.Items[0].Revision)
@@ -147,6 +159,50 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 		}
 		return &next, nil
 	})
+}
+
+// readBatched reads as st.ReadAll does, in as many transactions as the
+// store's limit on operations needs. Reads of later batches may see later
+// revisions: the caller's commit expects what it relies on.
+func readBatched(ctx context.Context, st *state.Store, reads []state.Read) ([]state.Page, error) {
+	var pages []state.Page
+	for len(reads) > 0 {
+		batch := reads[:min(len(reads), st.MaxTxnOps())]
+		reads = reads[len(batch):]
+		p, err := st.ReadAll(ctx, batch...)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, p...)
+	}
+	return pages, nil
+}
+
+// checkRefSize returns MANIFEST_INVALID unless a descriptor's declared size
+// is that of what it references: the blob link's size, or for an index
+// the child manifest's length.
+func checkRefSize(it state.Item, child bool, declared int64) error {
+	var stored int64
+	what := "stored blob"
+	if child {
+		var img Image
+		if err := it.Decode(&img); err != nil {
+			return err
+		}
+		stored, what = img.ManifestSize, "stored manifest"
+	} else {
+		var link BlobLink
+		if err := it.Decode(&link); err != nil {
+			return err
+		}
+		stored = link.Size
+	}
+	if declared == stored {
+		return nil
+	}
+	d := it.Key[strings.LastIndex(it.Key, "/")+1:]
+	return &Error{Code: ManifestInvalid, Message: fmt.Sprintf("descriptor %s declares %d bytes but the %s has %d: give its real size", quote(d), declared, what, stored),
+		Detail: map[string]string{"digest": d}}
 }
 
 // moveTag adds to txn the writes that point tag at img, read from tagPage:

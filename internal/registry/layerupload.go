@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-
-	"github.com/gantry-dev/gantry/internal/model"
 )
 
 // The upload sessions of /v2/, driven by calls instead of HTTP requests:
@@ -22,21 +20,18 @@ var (
 	ErrLayerExists = errors.New("registry: the layer already exists in the repository")
 )
 
-// StartUpload opens an upload session in repo and returns its id;
-// NAME_UNKNOWN if the repository does not exist.
-func (r *Registry) StartUpload(ctx context.Context, ns Namespace, repo string) (string, error) {
+// StartUpload opens an upload session of owner (the caller's access key
+// id) in repo and returns its id; NAME_UNKNOWN if the repository does not
+// exist, TOOMANYREQUESTS if owner holds Config.MaxUploads sessions, DENIED
+// if the disk reserve is reached.
+func (r *Registry) StartUpload(ctx context.Context, ns Namespace, owner, repo string) (string, error) {
 	if _, _, err := r.Repository(ctx, ns, repo); err != nil {
 		return "", err
 	}
-	bw, err := r.blobs.create("")
+	u, err := r.newSession(ns, repo, owner)
 	if err != nil {
 		return "", err
 	}
-	u := &upload{id: model.NewID(), ns: ns, repo: repo, w: bw, lastActive: r.now()}
-	r.mu.Lock()
-	r.reapLocked()
-	r.uploads[u.id] = u
-	r.mu.Unlock()
 	return u.id, nil
 }
 
@@ -45,14 +40,17 @@ func (r *Registry) StartUpload(ctx context.Context, ns Namespace, repo string) (
 // it returns the session's new size. BLOB_UPLOAD_UNKNOWN if there is no
 // such session in repo.
 func (r *Registry) AppendUpload(ns Namespace, repo, id string, first int64, data []byte) (int64, error) {
-	u, err := r.session(ns, repo, id)
+	u, err := r.session(ns, repo, id, true)
 	if err != nil {
 		return 0, err
 	}
-	defer u.w.mu.Unlock()
+	defer r.done(u)
 	if first != u.w.size {
 		return u.w.size, BlobUploadInvalid.WithStatus(http.StatusRequestedRangeNotSatisfiable,
 			"the part starts at byte "+strconv.FormatInt(first, 10)+" but the upload holds "+strconv.FormatInt(u.w.size, 10)+" bytes: parts must be contiguous")
+	}
+	if err := u.w.store.checkSpace(int64(len(data))); err != nil {
+		return u.w.size, err
 	}
 	if _, err := u.w.Write(data); err != nil {
 		return u.w.size, err
@@ -66,11 +64,11 @@ func (r *Registry) AppendUpload(ns Namespace, repo, id string, first int64, data
 // discarded and ErrLayerExists returned; otherwise the blob moves into
 // place and is linked to the repository. It returns the blob's size.
 func (r *Registry) CompleteUpload(ctx context.Context, ns Namespace, repo, id string, digests []string) (int64, error) {
-	u, err := r.session(ns, repo, id)
+	u, err := r.session(ns, repo, id, true)
 	if err != nil {
 		return 0, err
 	}
-	defer u.w.mu.Unlock()
+	defer r.done(u)
 	if u.w.err != nil {
 		return 0, u.w.err
 	}

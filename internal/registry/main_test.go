@@ -17,6 +17,8 @@ import (
 const (
 	testAccount = "123456789012"
 	testRegion  = "us-test-1"
+	// testKeyID is the access key the env's token is issued for.
+	testKeyID = "AKIDTEST"
 )
 
 // env is a registry served on loopback over a real embedded etcd.
@@ -27,6 +29,8 @@ type env struct {
 	token string
 	ns    registry.Namespace
 	dir   string // the registry's data directory
+	st    *state.Store
+	log   *slog.Logger
 }
 
 // newEnv starts a registry in a fresh data directory.
@@ -60,7 +64,9 @@ func newEnvAt(t testing.TB, now time.Time, opts ...func(*registry.Config)) *env 
 	}
 	srv := httptest.NewServer(reg)
 	t.Cleanup(srv.Close)
-	tok, _ := reg.IssueToken(testAccount, "arn:aws:iam::"+testAccount+":root", testRegion)
+	t.Cleanup(func() { reg.Close() })
+	tok, _ := reg.IssueToken(testAccount, "arn:aws:iam::"+testAccount+":root", testKeyID, testRegion)
+	e.st, e.log = st, log
 	e.reg, e.srv, e.token, e.ns, e.dir = reg, srv, tok, registry.Namespace{Account: testAccount, Region: testRegion}, cfg.DataDir
 	return e
 }

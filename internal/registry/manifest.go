@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"fmt"
 	"mime"
 	"strings"
 )
@@ -17,6 +18,11 @@ const (
 // MaxManifestSize is the largest manifest accepted (4 MiB, as ECR and the
 // OCI specification's recommended minimum); larger ones get 413.
 const MaxManifestSize = 4 << 20
+
+// MaxManifestReferences bounds the descriptors a manifest lists (config
+// and layers, or the manifests of an index): each is checked against the
+// store when the manifest is pushed, and recorded with its image.
+const MaxManifestReferences = 1000
 
 // isIndex reports whether a manifest media type lists other manifests.
 func isIndex(mt string) bool { return mt == MediaDockerList || mt == MediaOCIIndex }
@@ -68,6 +74,14 @@ func parseManifest(contentType string, body []byte) (*manifest, string, error) {
 	if m.SchemaVersion != 2 {
 		return nil, "", ManifestInvalid.Errorf("schemaVersion must be 2 (schema 1 manifests are not supported)")
 	}
+	if n := len(m.Layers) + len(m.Manifests) + 1; n > MaxManifestReferences {
+		return nil, "", ManifestInvalid.Errorf(fmt.Sprintf("the manifest lists %d descriptors; the limit is %d: split the image or index", n-1, MaxManifestReferences))
+	}
+	for _, d := range m.descriptors() {
+		if d.Size < 0 {
+			return nil, "", ManifestInvalid.Errorf(fmt.Sprintf("descriptor %s declares a negative size (%d)", quote(d.Digest), d.Size))
+		}
+	}
 	switch mt {
 	case MediaDockerManifest, MediaOCIManifest:
 		if m.Config == nil || m.Config.Digest == "" {
@@ -93,6 +107,20 @@ func parseManifest(contentType string, body []byte) (*manifest, string, error) {
 		}
 	}
 	return &m, mt, nil
+}
+
+// descriptors returns every descriptor the manifest lists.
+func (m *manifest) descriptors() []Descriptor {
+	var out []Descriptor
+	if m.Config != nil {
+		out = append(out, *m.Config)
+	}
+	out = append(out, m.Layers...)
+	out = append(out, m.Manifests...)
+	if m.Subject != nil {
+		out = append(out, *m.Subject)
+	}
+	return out
 }
 
 // referrerArtifactType is the artifactType the referrers API lists for a

@@ -32,12 +32,12 @@ func TestTokens(t *testing.T) {
 	if r := e.do(t, "GET", "/v2/", "", nil); r.StatusCode != 200 || r.Header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
 		t.Fatalf("valid token: %s", r.Status)
 	}
-	other, _ := e.reg.IssueToken("999999999999", "arn:aws:iam::999999999999:root", testRegion)
+	other, _ := e.reg.IssueToken("999999999999", "arn:aws:iam::999999999999:root", testKeyID, testRegion)
 	if r := e.do(t, "GET", "/v2/", other, nil); r.StatusCode != http.StatusForbidden {
 		t.Fatalf("token of another account: %s", r.Status)
 	}
 	expired := newEnvAt(t, time.Now().Add(-13*time.Hour))
-	tok, _ := expired.reg.IssueToken(testAccount, "p", testRegion)
+	tok, _ := expired.reg.IssueToken(testAccount, "p", testKeyID, testRegion)
 	expired.now = time.Now()
 	if r := expired.do(t, "GET", "/v2/", tok, nil); r.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic ") {
 		t.Fatalf("expired token: %s %q", r.Status, r.Header.Get("WWW-Authenticate"))

@@ -224,7 +224,7 @@ func TestUploadAlgorithmChange(t *testing.T) {
 	// Through the ECR layer API, where a failed completion keeps the
 	// session: SHA-512 first (wrong, then right), then SHA-256.
 	ctx := context.Background()
-	id, err := e.reg.StartUpload(ctx, e.ns, "up")
+	id, err := e.reg.StartUpload(ctx, e.ns, testKeyID, "up")
 	if err != nil {
 		t.Fatal(err)
 	}

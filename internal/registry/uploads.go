@@ -3,8 +3,11 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,17 +16,17 @@ import (
 	"github.com/gantry-dev/gantry/internal/state"
 )
 
-// uploadIdleTimeout is how long an upload session may go untouched before
-// it is discarded.
-const uploadIdleTimeout = time.Hour
-
 // upload is a blob upload session. Its content goes to a temporary file and
 // its hashes are kept in memory, so a session lives on the replica that
-// started it.
+// started it. The file is open only while a request works on the session:
+// an idle session holds no file descriptor.
 type upload struct {
-	id         string
-	ns         Namespace
-	repo       string
+	id   string
+	ns   Namespace
+	repo string
+	// owner is who started the session (an access key id): MaxUploads
+	// bounds the sessions of one owner.
+	owner      string
 	w          *blobWriter
 	lastActive time.Time
 }
@@ -132,7 +135,7 @@ func blobCreated(w http.ResponseWriter, name, digest string) {
 
 // startUpload handles POST .../blobs/uploads/: a cross-repository mount
 // (?mount=&from=), a monolithic upload (?digest=), or a new session.
-func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name string) error {
+func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Namespace, owner, name string) error {
 	ctx := req.Context()
 	if _, _, err := r.Repository(ctx, ns, name); err != nil {
 		return err
@@ -159,12 +162,15 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Name
 		if err != nil {
 			return err
 		}
-		bw, err := r.blobs.create(alg)
+		bw, err := r.blobs.create(alg, max(req.ContentLength, 0))
 		if err != nil {
 			return err
 		}
 		if _, err := bw.readFrom(req.Body); err != nil {
 			bw.cancel()
+			if e, ok := AsError(err); ok {
+				return e
+			}
 			return BlobUploadInvalid.Errorf("could not read the blob: " + err.Error())
 		}
 		size := bw.size
@@ -177,28 +183,99 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, ns Name
 		blobCreated(w, name, digest)
 		return nil
 	}
-	bw, err := r.blobs.create("")
+	u, err := r.newSession(ns, name, owner)
 	if err != nil {
 		return err
 	}
-	u := &upload{id: model.NewID(), ns: ns, repo: name, w: bw, lastActive: r.now()}
-	r.mu.Lock()
-	r.reapLocked()
-	r.uploads[u.id] = u
-	r.mu.Unlock()
 	uploadAccepted(w, u, http.StatusAccepted)
 	return nil
 }
 
-// reapLocked discards sessions idle for longer than uploadIdleTimeout.
-func (r *Registry) reapLocked() {
-	for id, u := range r.uploads {
-		if r.now().Sub(u.lastActive) > uploadIdleTimeout && u.w.mu.TryLock() {
-			delete(r.uploads, id)
+// newSession opens an upload session of owner in repo: TOOMANYREQUESTS if
+// owner holds MaxUploads sessions already, DENIED if the disk reserve is
+// reached. Its file is created empty and closed.
+func (r *Registry) newSession(ns Namespace, repo, owner string) (*upload, error) {
+	r.mu.Lock()
+	if n := r.perOwner[owner]; n >= r.maxUploads {
+		r.mu.Unlock()
+		return nil, TooManyRequests.Errorf(fmt.Sprintf("%d blob uploads of this access key are in progress, the registry's limit: "+
+			"complete or cancel (DELETE) some first; an upload left idle is discarded after %v", n, r.idleTimeout))
+	}
+	r.perOwner[owner]++ // held while the file is created
+	r.mu.Unlock()
+	bw, err := r.blobs.create("", 0)
+	if err == nil {
+		bw.detach()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.release(owner)
+		return nil, err
+	}
+	u := &upload{id: model.NewID(), ns: ns, repo: repo, owner: owner, w: bw, lastActive: r.now()}
+	r.uploads[u.id] = u
+	return u, nil
+}
+
+// release gives back one session of owner; r.mu is held.
+func (r *Registry) release(owner string) {
+	if r.perOwner[owner]--; r.perOwner[owner] <= 0 {
+		delete(r.perOwner, owner)
+	}
+}
+
+// removeLocked forgets a session; r.mu is held.
+func (r *Registry) removeLocked(u *upload) {
+	if r.uploads[u.id] == u {
+		delete(r.uploads, u.id)
+		r.release(u.owner)
+	}
+}
+
+// reapLocked discards sessions idle for longer than the idle timeout, with
+// their files, and returns how many; r.mu is held.
+func (r *Registry) reapLocked() int {
+	n := 0
+	for _, u := range r.uploads {
+		if r.now().Sub(u.lastActive) > r.idleTimeout && u.w.mu.TryLock() {
+			r.removeLocked(u)
 			u.w.cancel()
 			u.w.mu.Unlock()
+			n++
 		}
 	}
+	return n
+}
+
+// sweepOrphanUploads removes the upload files under uploads/ that no
+// session of this process owns and that nothing wrote to for longer than
+// the idle timeout: those of sessions a crash or a restart ended (a replica
+// sharing the directory discards its own idle sessions by then). It returns
+// how many it removed.
+func (r *Registry) sweepOrphanUploads() int {
+	dir := filepath.Join(r.blobs.dir, "uploads")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	r.mu.Lock()
+	owned := make(map[string]bool, len(r.uploads))
+	for _, u := range r.uploads {
+		owned[filepath.Base(u.w.path)] = true
+	}
+	r.mu.Unlock()
+	cutoff := time.Now().Add(-r.idleTimeout)
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), uploadFilePrefix) || owned[e.Name()] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) && os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // uploadAccepted answers with a session's location and progress.
@@ -215,8 +292,9 @@ func uploadAccepted(w http.ResponseWriter, u *upload, status int) {
 	w.WriteHeader(status)
 }
 
-// session finds an upload of repo in ns and locks it; the caller unlocks.
-func (r *Registry) session(ns Namespace, name, id string) (*upload, error) {
+// session finds an upload of repo in ns and locks it, with its file open if
+// open is set; the caller ends with done.
+func (r *Registry) session(ns Namespace, name, id string, open bool) (*upload, error) {
 	r.mu.Lock()
 	u := r.uploads[id]
 	r.mu.Unlock()
@@ -232,13 +310,34 @@ func (r *Registry) session(ns Namespace, name, id string) (*upload, error) {
 		return nil, &Error{Code: BlobUploadUnknown, Message: "upload " + quote(id) + " is not in progress in repository " + quote(name)}
 	}
 	u.lastActive = r.now()
+	if open {
+		if err := u.w.attach(); err != nil {
+			r.log.Warn("reopen upload file", "upload", id, "err", err)
+			u.w.cancel()
+			r.drop(u)
+			u.w.mu.Unlock()
+			return nil, &Error{Code: BlobUploadUnknown, Message: "upload " + quote(id) + " lost its content on the server: start it again"}
+		}
+	}
 	return u, nil
+}
+
+// done ends a request's work on a session: its file is closed, and the
+// session is unlocked. A session whose content can no longer be completed
+// (a failed write, the disk reserve reached) is discarded, to free the disk.
+func (r *Registry) done(u *upload) {
+	if u.w.err != nil {
+		u.w.cancel()
+		r.drop(u)
+	}
+	u.w.detach()
+	u.w.mu.Unlock()
 }
 
 // drop ends a session (its writer already committed or cancelled).
 func (r *Registry) drop(u *upload) {
 	r.mu.Lock()
-	delete(r.uploads, u.id)
+	r.removeLocked(u)
 	r.mu.Unlock()
 }
 
@@ -253,7 +352,13 @@ func appendChunk(req *http.Request, u *upload) error {
 				"chunk out of order: Content-Range "+cr+" does not start at the uploaded size "+strconv.FormatInt(u.w.size, 10))
 		}
 	}
+	if err := u.w.store.checkSpace(max(req.ContentLength, 0)); err != nil {
+		return err
+	}
 	if _, err := u.w.readFrom(req.Body); err != nil {
+		if e, ok := AsError(err); ok {
+			return e
+		}
 		return BlobUploadInvalid.Errorf("could not read the chunk: " + err.Error())
 	}
 	return nil
@@ -261,11 +366,11 @@ func appendChunk(req *http.Request, u *upload) error {
 
 // patchUpload appends a chunk (or a whole stream) to a session.
 func (r *Registry) patchUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
-	u, err := r.session(ns, name, id)
+	u, err := r.session(ns, name, id, true)
 	if err != nil {
 		return err
 	}
-	defer u.w.mu.Unlock()
+	defer r.done(u)
 	if err := appendChunk(req, u); err != nil {
 		if BlobUploadInvalid.Is(err) {
 			uploadRange(w, u)
@@ -287,11 +392,11 @@ func uploadRange(w http.ResponseWriter, u *upload) {
 // blob into place.
 func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
 	digest := req.URL.Query().Get("digest")
-	u, err := r.session(ns, name, id)
+	u, err := r.session(ns, name, id, true)
 	if err != nil {
 		return err
 	}
-	defer u.w.mu.Unlock()
+	defer r.done(u)
 	alg, _, err := parseDigest(digest)
 	if err != nil {
 		return err
@@ -320,22 +425,22 @@ func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, ns Nam
 
 // uploadStatus answers a session's progress.
 func (r *Registry) uploadStatus(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
-	u, err := r.session(ns, name, id)
+	u, err := r.session(ns, name, id, false)
 	if err != nil {
 		return err
 	}
-	defer u.w.mu.Unlock()
+	defer r.done(u)
 	uploadAccepted(w, u, http.StatusNoContent)
 	return nil
 }
 
 // cancelUpload discards a session.
 func (r *Registry) cancelUpload(w http.ResponseWriter, req *http.Request, ns Namespace, name, id string) error {
-	u, err := r.session(ns, name, id)
+	u, err := r.session(ns, name, id, false)
 	if err != nil {
 		return err
 	}
-	defer u.w.mu.Unlock()
+	defer r.done(u)
 	u.w.cancel()
 	r.drop(u)
 	w.WriteHeader(http.StatusNoContent)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,7 +18,8 @@ import (
 type Config struct {
 	// Listen is the address of the single HTTP listener (AWS APIs, registry).
 	Listen string
-	// DataDir holds the embedded etcd and, later, the registry's blobs.
+	// DataDir holds the embedded etcd and, unless RegistryDir is set, the
+	// registry's blobs.
 	DataDir string
 	// AccountID is the account every configured key belongs to.
 	AccountID string
@@ -50,7 +52,22 @@ type Config struct {
 	// RegistryMaintenanceInterval is how often the leader applies ECR
 	// lifecycle policies and collects unreferenced registry blobs.
 	RegistryMaintenanceInterval time.Duration
-	Logger                      *slog.Logger
+	// RegistryDir holds the registry's blobs and uploads in progress
+	// (--registry-dir; default <DataDir>/registry). Giving it its own
+	// filesystem keeps pushes from filling the disk etcd writes to.
+	RegistryDir string
+	// RegistryDiskReserve is the free space the registry leaves on its
+	// filesystem, as bytes with an optional unit ("1GiB", "500MB") or a
+	// percentage of the filesystem ("5%"); uploads that would eat into it
+	// are refused (--registry-disk-reserve; default 1GiB; "0" for none).
+	RegistryDiskReserve string
+	// RegistryMaxUploads caps the upload sessions one access key may hold
+	// open at once (--registry-max-uploads; 0: the registry's default).
+	RegistryMaxUploads int
+	// RotateRegistrySecret replaces the secret that signs registry tokens
+	// at start: every token issued before stops working.
+	RotateRegistrySecret bool
+	Logger               *slog.Logger
 }
 
 // Default returns the configuration of a local control plane.
@@ -64,6 +81,7 @@ func Default() Config {
 		StoppedTaskRetention:        time.Hour,
 		PurgeInterval:               time.Minute,
 		RegistryMaintenanceInterval: 10 * time.Minute,
+		RegistryDiskReserve:         "1GiB",
 	}
 }
 
@@ -93,6 +111,12 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be a positive duration (0 for the default), got %v", d.flag, d.v))
 		}
 	}
+	if _, _, err := ParseDiskReserve(c.RegistryDiskReserve); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RegistryMaxUploads < 0 {
+		errs = append(errs, fmt.Errorf("--registry-max-uploads must be positive (0 for the default), got %d", c.RegistryMaxUploads))
+	}
 	if len(c.AccessKeys) == 0 && c.CredentialsFile == "" && !c.AcceptTestKey {
 		errs = append(errs, errors.New("no access keys: pass --access-key ID:SECRET or --credentials-file"))
 	}
@@ -116,6 +140,44 @@ func (c Config) withDefaults() Config {
 		c.PurgeInterval = def.PurgeInterval
 	}
 	return c
+}
+
+// registryDir is where the registry keeps its blobs.
+func (c *Config) registryDir() string {
+	if c.RegistryDir != "" {
+		return c.RegistryDir
+	}
+	return filepath.Join(c.DataDir, "registry")
+}
+
+// ParseDiskReserve reads a disk reserve: a percentage ("5%") or a byte count
+// with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB); "" and "0"
+// mean none.
+func ParseDiskReserve(s string) (bytes int64, percent float64, err error) {
+	s = strings.TrimSpace(s)
+	bad := fmt.Errorf("--registry-disk-reserve %q must be a size such as 1GiB or 500MB, or a percentage such as 5%%", s)
+	if s == "" || s == "0" {
+		return 0, 0, nil
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || v < 0 || v >= 100 {
+			return 0, 0, bad
+		}
+		return 0, v, nil
+	}
+	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.TrimSpace(s[i:])
+	}
+	mult := map[string]float64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}[strings.ToUpper(unit)]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 {
+		return 0, 0, bad
+	}
+	return int64(v * mult), 0, nil
 }
 
 // keys returns every access key pair the server accepts.

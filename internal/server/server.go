@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,19 +86,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		StoppedTaskRetention: cfg.StoppedTaskRetention,
 		OnPlaced:             mets.Placed,
 	})
-	secret, err := registrySecret(ctx, store)
-	if err != nil {
-		ln.Close()
-		store.Close()
-		return nil, err
-	}
-	reg, err := registry.New(registry.Config{
-		Store:       store,
-		DataDir:     filepath.Join(cfg.DataDir, "registry"),
-		Account:     cfg.AccountID,
-		TokenSecret: secret,
-		Logger:      log.With("component", "registry"),
-	})
+	reg, err := newRegistry(ctx, cfg, store, keys, log)
 	if err != nil {
 		ln.Close()
 		store.Close()
@@ -142,28 +128,30 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// registrySecret returns the key that signs registry tokens, creating it on
-// first start. It lives in etcd so that every replica shares it and tokens
-// survive restarts.
-func registrySecret(ctx context.Context, store *state.Store) ([]byte, error) {
-	const key = "registry-token-secret"
-	return state.Retry(ctx, func() ([]byte, error) {
-		var secret []byte
-		_, err := store.Get(ctx, key, &secret)
-		if err == nil {
-			return secret, nil
+// newRegistry builds the registry of cfg: its blobs in cfg.RegistryDir
+// behind the disk reserve, its tokens signed with the secret kept in the
+// store (replaced first if cfg.RotateRegistrySecret) and valid only while
+// the access key they were issued for is among keys.
+func newRegistry(ctx context.Context, cfg Config, store *state.Store, keys awsapi.Keys, log *slog.Logger) (*registry.Registry, error) {
+	reserve, pct, err := ParseDiskReserve(cfg.RegistryDiskReserve)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RotateRegistrySecret {
+		if err := registry.RotateTokenSecret(ctx, store); err != nil {
+			return nil, fmt.Errorf("rotate the registry token secret: %w", err)
 		}
-		if !errors.Is(err, state.ErrNotFound) {
-			return nil, err
-		}
-		secret = make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			return nil, err
-		}
-		if _, err := store.Txn().Expect(key, 0).Put(key, secret).Commit(ctx); err != nil {
-			return nil, err
-		}
-		return secret, nil
+		log.Info("rotated the registry token secret: tokens issued before no longer work")
+	}
+	return registry.New(registry.Config{
+		Store:              store,
+		DataDir:            cfg.registryDir(),
+		Account:            cfg.AccountID,
+		KeyActive:          func(id string) bool { _, ok := keys[id]; return ok },
+		MaxUploads:         cfg.RegistryMaxUploads,
+		DiskReserveBytes:   reserve,
+		DiskReservePercent: pct,
+		Logger:             log.With("component", "registry"),
 	})
 }
 
@@ -189,6 +177,7 @@ func (s *Server) Close() error {
 		err := s.http.Shutdown(ctx)
 		s.stop()
 		s.loops.Wait()
+		s.reg.Close()
 		s.closeErr = errors.Join(err, s.store.Close())
 	})
 	return s.closeErr
