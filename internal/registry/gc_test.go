@@ -127,7 +127,7 @@ func (e *env) onDisk(digest string) bool {
 }
 
 func TestGarbageCollection(t *testing.T) {
-	const grace = 1500 * time.Millisecond // long enough that the pushes above finish within it on a loaded machine
+	const grace = 1500 * time.Millisecond // outlasts the setup pushes below on a busy 2-core machine
 	e := newEnvAt(t, time.Time{}, func(c *registry.Config) { c.GCGracePeriod = grace })
 	ctx := context.Background()
 	c := client{t, e}
