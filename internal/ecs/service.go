@@ -106,6 +106,7 @@ func (s *Service) API() *awsapi.Service {
 		s.taskStateActions(m),
 		s.serviceActions(m),
 		s.taskProtectionActions(m),
+		s.agentCallActions(m),
 	} {
 		maps.Copy(actions, group)
 	}
