@@ -29,11 +29,9 @@ func noLifecyclePolicy(sc scope, repo string) error {
 	return LifecyclePolicyNotFound.Errorf("Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, sc.Account)
 }
 
-// evaluatedAt is a repository's lastEvaluatedAt, if its policy ever ran.
+// evaluatedAt is a repository's lastEvaluatedAt: when its policy last ran,
+// or the epoch (0) if it never did, as ECR answers.
 func evaluatedAt(r *registry.Repository) *wire.Time {
-	if r.LifecycleEvaluatedAt == 0 {
-		return nil
-	}
 	return wire.At(time.UnixMilli(r.LifecycleEvaluatedAt).UTC())
 }
 

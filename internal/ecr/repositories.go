@@ -23,13 +23,17 @@ func (s *Service) repositoryActions(m awsapi.Model) map[string]awsapi.Handler {
 	}
 }
 
-// repoNamePattern is ECR's grammar for repository names.
-var repoNamePattern = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+// repoNamePattern is ECR's grammar for repository names, as the service
+// model gives it; repoNameText is how ECR quotes it in its refusal.
+var repoNamePattern = regexp.MustCompile(`^` + repoNameText + `$`)
 
-// validRepoName checks a repository name against ECR's rules.
+const repoNameText = `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
+
+// validRepoName checks a repository name against ECR's pattern (the model's
+// constraints have already bounded its length).
 func validRepoName(name string) error {
-	if len(name) < 2 || len(name) > 256 || !repoNamePattern.MatchString(name) {
-		return InvalidParameter.Errorf("Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'' and be 2 to 256 characters long; got %q.", name)
+	if !repoNamePattern.MatchString(name) {
+		return InvalidParameter.Errorf("Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '%s''", repoNameText)
 	}
 	return nil
 }
@@ -56,6 +60,8 @@ func (s *Service) CreateRepository(ctx context.Context, in *w.CreateRepositoryRe
 		enc = &w.EncryptionConfiguration{EncryptionType: "AES256"}
 	} else if enc.EncryptionType == "AES256" && enc.KmsKey != "" {
 		return nil, InvalidParameter.Errorf("kmsKey can only be given with encryptionType KMS.")
+	} else if enc.KmsKey == "" && enc.EncryptionType != "AES256" {
+		enc = &w.EncryptionConfiguration{EncryptionType: enc.EncryptionType, KmsKey: sc.managedKey()}
 	}
 	scan := in.ImageScanningConfiguration
 	if scan == nil {
