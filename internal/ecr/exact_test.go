@@ -194,3 +194,34 @@ func TestKMSWithoutKeyNamesManagedKey(t *testing.T) {
 		t.Fatalf("own key replaced: %+v", out.Repository.EncryptionConfiguration)
 	}
 }
+
+// ECR re-serialises policy texts: a repository policy comes back in its
+// fixed pretty-printed style, a lifecycle policy compact, whatever the
+// spacing sent (the texts are the AWS CLI examples' own).
+func TestPolicyTextsAsECRStoresThem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newEnv(t).client()
+	repo := aws.String("web")
+	must(c.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: repo}))(t)
+	sent := "{\n    \"Version\" : \"2008-10-17\",\n    \"Statement\" : [ \n        {\n            \"Sid\" : \"allow public pull\",\n" +
+		"            \"Effect\" : \"Allow\",\n            \"Principal\" : \"*\",\n            \"Action\" : [\n" +
+		"                \"ecr:BatchCheckLayerAvailability\",\n                \"ecr:BatchGetImage\",\n                \"ecr:GetDownloadUrlForLayer\" \n            ]\n        }\n    ]\n}\n"
+	want := "{\n  \"Version\" : \"2008-10-17\",\n  \"Statement\" : [ {\n    \"Sid\" : \"allow public pull\",\n    \"Effect\" : \"Allow\",\n" +
+		"    \"Principal\" : \"*\",\n    \"Action\" : [ \"ecr:BatchCheckLayerAvailability\", \"ecr:BatchGetImage\", \"ecr:GetDownloadUrlForLayer\" ]\n  } ]\n}"
+	set := must(c.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: repo, PolicyText: aws.String(sent)}))(t)
+	get := must(c.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: repo}))(t)
+	if aws.ToString(set.PolicyText) != want || aws.ToString(get.PolicyText) != want {
+		t.Fatalf("policy text:\n%s\nwant:\n%s", aws.ToString(set.PolicyText), want)
+	}
+
+	lc := "{\n   \"rules\": [\n       {\n           \"rulePriority\": 1,\n           \"description\": \"Expire images older than 14 days\",\n" +
+		"           \"selection\": {\n               \"tagStatus\": \"untagged\",\n               \"countType\": \"sinceImagePushed\",\n" +
+		"               \"countUnit\": \"days\",\n               \"countNumber\": 14\n           },\n           \"action\": {\n               \"type\": \"expire\"\n           }\n       }\n   ]\n}\n"
+	lcWant := `{"rules":[{"rulePriority":1,"description":"Expire images older than 14 days","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}`
+	put := must(c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: repo, LifecyclePolicyText: aws.String(lc)}))(t)
+	got := must(c.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: repo}))(t)
+	if aws.ToString(put.LifecyclePolicyText) != lcWant || aws.ToString(got.LifecyclePolicyText) != lcWant {
+		t.Fatalf("lifecycle policy text: %q", aws.ToString(put.LifecyclePolicyText))
+	}
+}

@@ -42,7 +42,7 @@ func (s *Service) PutLifecyclePolicy(ctx context.Context, in *w.PutLifecyclePoli
 		return nil, err
 	}
 	sc, r, err := s.update(ctx, in.RegistryId, in.RepositoryName, func(r *registry.Repository) error {
-		r.LifecyclePolicy = in.LifecyclePolicyText
+		r.LifecyclePolicy = compactPolicy(in.LifecyclePolicyText)
 		return nil
 	})
 	if err != nil {

@@ -98,7 +98,7 @@ func (s *Service) SetRepositoryPolicy(ctx context.Context, in *w.SetRepositoryPo
 		return nil, invalidRepositoryPolicy()
 	}
 	sc, r, err := s.update(ctx, in.RegistryId, in.RepositoryName, func(r *registry.Repository) error {
-		r.RepositoryPolicy = in.PolicyText
+		r.RepositoryPolicy = prettyPolicy(in.PolicyText)
 		return nil
 	})
 	if err != nil {
