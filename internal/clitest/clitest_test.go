@@ -288,6 +288,8 @@ func judge(ex Example, r cliResult) string {
 				msg = clip(m)
 			}
 			return "not-runnable: aws 2.9.19 does not know this command or option: " + msg
+		case strings.Contains(r.Stderr, "the following arguments are required"):
+			return "not-runnable: the example's command is incomplete: " + msg
 		case unknownOpRe.MatchString(r.Stderr):
 			return "not-implemented: " + msg
 		}

@@ -19,6 +19,7 @@ var (
 	accountRe  = regexp.MustCompile(`\b\d{12}\b`)
 	uuidRe     = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 	hexIDRe    = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+	deployIDRe = regexp.MustCompile(`ecs-svc/\d+`)
 	isoTimeRe  = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`)
 	timeKeyRe  = regexp.MustCompile(`(At|Time|Date|Timestamp)$`)
 )
@@ -34,7 +35,7 @@ var opaqueKeys = map[string]bool{
 // Rules documents the normalisation, for the status file's header.
 const Rules = `Normalisation (both sides): sha256 digests -> <digest>; ECR registry hosts (<account>.dkr.ecr.<region>.amazonaws.com,
 127.0.0.1:<port>, with any http(s)://) -> <registry>; ARNs' region and account -> <region>/<account>; other 12-digit
-numbers -> <account>; UUIDs and 32-hex ids -> <id>; members named *At/*Time/*Date/*Timestamp and ISO 8601 strings
+numbers -> <account>; UUIDs, 32-hex ids and deployment ids (ecs-svc/<digits>) -> <id>; members named *At/*Time/*Date/*Timestamp and ISO 8601 strings
 -> <time>; ` + "authorizationToken, uploadId, downloadUrl, nextToken, imageManifest, imageSizeInBytes, partSize, lastByteReceived" + ` -> <any>
 (presence only). Comparison: every member the example prints must be in Gantry's answer with an equal value (members
 the example leaves out may be there: examples are often abbreviated); lists must have the same length and match
@@ -50,6 +51,7 @@ func normString(s string) string {
 	s = arnRe.ReplaceAllString(s, "arn:aws:$1:<region>:<account>:")
 	s = accountRe.ReplaceAllString(s, "<account>")
 	s = uuidRe.ReplaceAllString(s, "<id>")
+	s = deployIDRe.ReplaceAllString(s, "ecs-svc/<id>")
 	return hexIDRe.ReplaceAllString(s, "<id>")
 }
 

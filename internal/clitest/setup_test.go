@@ -162,7 +162,9 @@ func (f *fixture) setupECS(ctx context.Context, command string) error {
 			c = "default"
 		}
 		clusters = append(clusters, c)
-		services[c] = append(services[c], m[2])
+		if command != "create-service" || m[2] != f.flag("--service-name") {
+			services[c] = append(services[c], m[2])
+		}
 	}
 	if command != "create-service" {
 		for _, s := range append(f.flagValues("--service"), f.flagValues("--services")...) {
@@ -206,10 +208,21 @@ func (f *fixture) setupECS(ctx context.Context, command string) error {
 			revs[fam] = max(revs[fam], 1)
 		}
 	}
+	named := map[string]bool{}
+	for _, m := range taskDefARN.FindAllStringSubmatch(all, -1) {
+		named[m[1]+":"+m[2]] = true
+	}
 	for fam, n := range revs {
-		for range n {
+		for rev := 1; rev <= n; rev++ {
 			if err := f.registerTD(ctx, fam); err != nil {
 				return err
+			}
+			// A listing shows only the revisions it names: the others
+			// were deregistered.
+			if command == "list-task-definitions" && !named[fam+":"+strconv.Itoa(rev)] {
+				if _, err := f.ecs.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(fam + ":" + strconv.Itoa(rev))}); err != nil {
+					return fmt.Errorf("deregister %s:%d: %w", fam, rev, err)
+				}
 			}
 		}
 	}
@@ -234,9 +247,24 @@ func (f *fixture) setupECS(ctx context.Context, command string) error {
 	return nil
 }
 
+// registerTD registers a revision of family: the task definition the
+// example's output shows, if it shows one of that family, else a minimal
+// one.
 func (f *fixture) registerTD(ctx context.Context, family string) error {
-	_, err := f.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String(family),
-		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(family), Image: aws.String("gantry-test/busybox"), Memory: aws.Int32(64)}}})
+	in := &ecs.RegisterTaskDefinitionInput{Family: aws.String(family),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(family), Image: aws.String("gantry-test/busybox"), Memory: aws.Int32(64)}}}
+	if m, ok := f.want.(map[string]any); ok {
+		if td, ok := m["taskDefinition"].(map[string]any); ok && td["family"] == family {
+			// The SDK's input types decode from the output's JSON: Go
+			// matches the member names case-insensitively.
+			b, _ := json.Marshal(td)
+			var shown ecs.RegisterTaskDefinitionInput
+			if err := json.Unmarshal(b, &shown); err == nil && len(shown.ContainerDefinitions) > 0 {
+				in = &shown
+			}
+		}
+	}
+	_, err := f.ecs.RegisterTaskDefinition(ctx, in)
 	if err != nil {
 		return fmt.Errorf("register task definition %s: %w", family, err)
 	}
