@@ -225,3 +225,21 @@ func TestPolicyTextsAsECRStoresThem(t *testing.T) {
 		t.Fatalf("lifecycle policy text: %q", aws.ToString(put.LifecyclePolicyText))
 	}
 }
+
+// Every request naming a repository checks the name against the model's
+// pattern first, as ECR does (a docker-style reference is not a name).
+func TestRepositoryNamePatternEverywhere(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newEnv(t).client()
+	msg := `Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*''`
+	bad := "123456789012.dkr.ecr.us-east-2.amazonaws.com/simple_model:latest"
+	_, err := c.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{bad}})
+	wantError(t, err, "InvalidParameterException", msg)
+	_, err = c.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("Web")})
+	wantError(t, err, "InvalidParameterException", msg)
+	_, err = c.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String("web/")})
+	wantError(t, err, "InvalidParameterException", msg)
+	_, err = c.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("web")})
+	wantCode(t, err, "RepositoryNotFoundException")
+}

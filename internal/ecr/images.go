@@ -15,11 +15,11 @@ import (
 
 func (s *Service) imageActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"ListImages":       awsapi.Action(m, s.ListImages),
-		"DescribeImages":   awsapi.Action(m, s.DescribeImages),
-		"BatchGetImage":    awsapi.Action(m, s.BatchGetImage),
-		"PutImage":         awsapi.Action(m, s.PutImage),
-		"BatchDeleteImage": awsapi.Action(m, s.BatchDeleteImage),
+		"ListImages":       action(m, s.ListImages),
+		"DescribeImages":   action(m, s.DescribeImages),
+		"BatchGetImage":    action(m, s.BatchGetImage),
+		"PutImage":         action(m, s.PutImage),
+		"BatchDeleteImage": action(m, s.BatchDeleteImage),
 	}
 }
 

@@ -16,11 +16,11 @@ import (
 
 func (s *Service) lifecycleActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"PutLifecyclePolicy":          awsapi.Action(m, s.PutLifecyclePolicy),
-		"GetLifecyclePolicy":          awsapi.Action(m, s.GetLifecyclePolicy),
-		"DeleteLifecyclePolicy":       awsapi.Action(m, s.DeleteLifecyclePolicy),
-		"StartLifecyclePolicyPreview": awsapi.Action(m, s.StartLifecyclePolicyPreview),
-		"GetLifecyclePolicyPreview":   awsapi.Action(m, s.GetLifecyclePolicyPreview),
+		"PutLifecyclePolicy":          action(m, s.PutLifecyclePolicy),
+		"GetLifecyclePolicy":          action(m, s.GetLifecyclePolicy),
+		"DeleteLifecyclePolicy":       action(m, s.DeleteLifecyclePolicy),
+		"StartLifecyclePolicyPreview": action(m, s.StartLifecyclePolicyPreview),
+		"GetLifecyclePolicyPreview":   action(m, s.GetLifecyclePolicyPreview),
 	}
 }
 

@@ -20,9 +20,9 @@ import (
 
 func (s *Service) repositoryPolicyActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"SetRepositoryPolicy":    awsapi.Action(m, s.SetRepositoryPolicy),
-		"GetRepositoryPolicy":    awsapi.Action(m, s.GetRepositoryPolicy),
-		"DeleteRepositoryPolicy": awsapi.Action(m, s.DeleteRepositoryPolicy),
+		"SetRepositoryPolicy":    action(m, s.SetRepositoryPolicy),
+		"GetRepositoryPolicy":    action(m, s.GetRepositoryPolicy),
+		"DeleteRepositoryPolicy": action(m, s.DeleteRepositoryPolicy),
 	}
 }
 

@@ -12,14 +12,14 @@ import (
 
 func (s *Service) repositoryActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"CreateRepository":              awsapi.Action(m, s.CreateRepository),
-		"DescribeRepositories":          awsapi.Action(m, s.DescribeRepositories),
-		"DeleteRepository":              awsapi.Action(m, s.DeleteRepository),
-		"PutImageTagMutability":         awsapi.Action(m, s.PutImageTagMutability),
-		"PutImageScanningConfiguration": awsapi.Action(m, s.PutImageScanningConfiguration),
-		"DescribeRegistry":              awsapi.Action(m, s.DescribeRegistry),
-		"BatchCheckLayerAvailability":   awsapi.Action(m, s.BatchCheckLayerAvailability),
-		"GetDownloadUrlForLayer":        awsapi.Action(m, s.GetDownloadUrlForLayer),
+		"CreateRepository":              action(m, s.CreateRepository),
+		"DescribeRepositories":          action(m, s.DescribeRepositories),
+		"DeleteRepository":              action(m, s.DeleteRepository),
+		"PutImageTagMutability":         action(m, s.PutImageTagMutability),
+		"PutImageScanningConfiguration": action(m, s.PutImageScanningConfiguration),
+		"DescribeRegistry":              action(m, s.DescribeRegistry),
+		"BatchCheckLayerAvailability":   action(m, s.BatchCheckLayerAvailability),
+		"GetDownloadUrlForLayer":        action(m, s.GetDownloadUrlForLayer),
 	}
 }
 
@@ -43,9 +43,6 @@ func validRepoName(name string) error {
 func (s *Service) CreateRepository(ctx context.Context, in *w.CreateRepositoryRequest) (*w.CreateRepositoryResponse, error) {
 	sc := s.scope(ctx)
 	if err := sc.checkRegistry(in.RegistryId); err != nil {
-		return nil, err
-	}
-	if err := validRepoName(in.RepositoryName); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {

@@ -1,11 +1,14 @@
 package ecr
 
 import (
+	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/gantry-dev/gantry/internal/awsapi"
 	"github.com/gantry-dev/gantry/internal/wire"
 )
 
@@ -48,4 +51,40 @@ func memberPath(p string) string {
 		n, _ := strconv.Atoi(m[1 : len(m)-1])
 		return "." + strconv.Itoa(n+1) + ".member"
 	})
+}
+
+// action is awsapi.Action with the model constraint the generated types do
+// not carry: the repository-name pattern, which ECR checks on every request
+// naming a repository (repositoryName, or each of repositoryNames) before
+// looking it up.
+func action[In, Out any](m awsapi.Model, fn func(context.Context, *In) (*Out, error)) awsapi.Handler {
+	return awsapi.Action(m, func(ctx context.Context, in *In) (*Out, error) {
+		if err := checkRepoNames(reflect.ValueOf(in).Elem()); err != nil {
+			return nil, err
+		}
+		return fn(ctx, in)
+	})
+}
+
+// checkRepoNames checks the RepositoryName and RepositoryNames members of
+// a request struct, if it has them.
+func checkRepoNames(v reflect.Value) error {
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	if f := v.FieldByName("RepositoryName"); f.IsValid() && f.Kind() == reflect.String && f.Len() > 0 {
+		if err := validRepoName(f.String()); err != nil {
+			return err
+		}
+	}
+	if f := v.FieldByName("RepositoryNames"); f.IsValid() && f.Kind() == reflect.Slice {
+		for i := range f.Len() {
+			if e := f.Index(i); e.Kind() == reflect.String {
+				if err := validRepoName(e.String()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
