@@ -146,7 +146,7 @@ func TestCLIExamples(t *testing.T) {
 	outs := runCLI(ctx, t, env, runs, pending)
 	t.Logf("ran %d commands with the AWS CLI in %v", len(pending), time.Since(start).Round(time.Millisecond))
 	for k, i := range pending {
-		results[i] = judge(examples[i], outs[k])
+		results[i] = judge(examples[i], results[i], outs[k])
 	}
 
 	recorded := readStatus(t)
@@ -186,10 +186,26 @@ var (
 	fileArg     = regexp.MustCompile(`^file://(?:.*/)?([^/]+)$`)
 	notInCLI    = regexp.MustCompile(`Invalid choice|Unknown options|Unknown parameter|unrecognized arguments`)
 	unknownOpRe = regexp.MustCompile(`\(UnknownOperationException\)`)
+	// sdkNoise is the part of an SDK error that changes from run to run.
+	sdkNoise = regexp.MustCompile(`operation error [^,]+, https response error StatusCode: \d+, RequestID: [0-9a-f-]+, `)
+	// complaintRe finds the line of the AWS CLI's usage error that says
+	// what it does not know.
+	complaintRe = regexp.MustCompile(`[^\n]*(Invalid choice|Unknown options|Unknown parameter|unrecognized arguments|arguments are required)[^\n]*`)
 )
 
-// prepare sets up what ex presumes in a region of its own and returns
-// either its final status or the AWS CLI arguments to run.
+// complaint is the line of the CLI's error output worth recording.
+func complaint(stderr string) string {
+	if m := complaintRe.FindString(stderr); m != "" {
+		return clip(m)
+	}
+	return clip(stderr)
+}
+
+// prepare sets up what ex presumes in a region of its own and returns the
+// AWS CLI arguments to run, or its final status if it cannot run. When the
+// setup fails the command still runs, to tell an action Gantry lacks from
+// one whose example could not be set up; the setup's failure is then
+// returned as the status for judge to keep.
 func prepare(ctx context.Context, t *testing.T, env *gantrytest.Env, ex Example) (string, []string) {
 	if ex.Unrunnable != "" {
 		return "not-runnable: " + ex.Unrunnable, nil
@@ -199,10 +215,11 @@ func prepare(ctx context.Context, t *testing.T, env *gantrytest.Env, ex Example)
 	if why != "" {
 		return "not-runnable: " + why, nil
 	}
+	status := ""
 	if err := setup(ctx, env, region, ex); err != nil {
-		return "fail: setup: " + clip(err.Error()), nil
+		status = "fail: setup: " + clip(sdkNoise.ReplaceAllString(err.Error(), ""))
 	}
-	return "", append(args, "--endpoint-url", env.URL, "--region", region, "--output", "json")
+	return status, append(args, "--endpoint-url", env.URL, "--region", region, "--output", "json")
 }
 
 // cliResult is one command's outcome.
@@ -278,18 +295,26 @@ func pythonOf(t *testing.T, script string) string {
 	return p
 }
 
-// judge turns a command's outcome into the example's status line.
-func judge(ex Example, r cliResult) string {
+// judge turns a command's outcome into the example's status line; a setup
+// that failed (setupStatus) makes it that failure unless Gantry does not
+// know the action at all.
+func judge(ex Example, setupStatus string, r cliResult) string {
+	if setupStatus != "" {
+		if r.RC != 0 && unknownOpRe.MatchString(r.Stderr) {
+			return "not-implemented: " + clip(r.Stderr)
+		}
+		if r.RC != 0 && notInCLI.MatchString(r.Stderr) {
+			return "not-runnable: aws 2.9.19 does not know this command or option: " + complaint(r.Stderr)
+		}
+		return setupStatus
+	}
 	if r.RC != 0 {
 		msg := clip(r.Stderr)
 		switch {
 		case notInCLI.MatchString(r.Stderr):
-			if m := regexp.MustCompile(`[^\n]*(Invalid choice|Unknown options|Unknown parameter|unrecognized arguments)[^\n]*`).FindString(r.Stderr); m != "" {
-				msg = clip(m)
-			}
-			return "not-runnable: aws 2.9.19 does not know this command or option: " + msg
+			return "not-runnable: aws 2.9.19 does not know this command or option: " + complaint(r.Stderr)
 		case strings.Contains(r.Stderr, "the following arguments are required"):
-			return "not-runnable: the example's command is incomplete: " + msg
+			return "not-runnable: the example's command is incomplete: " + complaint(r.Stderr)
 		case unknownOpRe.MatchString(r.Stderr):
 			return "not-implemented: " + msg
 		}

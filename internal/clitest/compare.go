@@ -35,7 +35,7 @@ var opaqueKeys = map[string]bool{
 // Rules documents the normalisation, for the status file's header.
 const Rules = `Normalisation (both sides): sha256 digests -> <digest>; ECR registry hosts (<account>.dkr.ecr.<region>.amazonaws.com,
 127.0.0.1:<port>, with any http(s)://) -> <registry>; ARNs' region and account -> <region>/<account>; other 12-digit
-numbers -> <account>; UUIDs, 32-hex ids and deployment ids (ecs-svc/<digits>) -> <id>; members named *At/*Time/*Date/*Timestamp and ISO 8601 strings
+numbers and the placeholder <aws_account_id> -> <account>; UUIDs, 32-hex ids and deployment ids (ecs-svc/<digits>) -> <id>; members named *At/*Time/*Date/*Timestamp and ISO 8601 strings
 -> <time>; ` + "authorizationToken, uploadId, downloadUrl, nextToken, imageManifest, imageSizeInBytes, partSize, lastByteReceived" + ` -> <any>
 (presence only). Comparison: every member the example prints must be in Gantry's answer with an equal value (members
 the example leaves out may be there: examples are often abbreviated); lists must have the same length and match
@@ -50,6 +50,7 @@ func normString(s string) string {
 	s = registryRe.ReplaceAllString(s, "<registry>")
 	s = arnRe.ReplaceAllString(s, "arn:aws:$1:<region>:<account>:")
 	s = accountRe.ReplaceAllString(s, "<account>")
+	s = strings.ReplaceAll(s, "<aws_account_id>", "<account>")
 	s = uuidRe.ReplaceAllString(s, "<id>")
 	s = deployIDRe.ReplaceAllString(s, "ecs-svc/<id>")
 	return hexIDRe.ReplaceAllString(s, "<id>")

@@ -295,7 +295,7 @@ var repoARN = regexp.MustCompile(`arn:aws:ecr:[a-z0-9-]+:\d{12}:repository/([a-z
 
 var namesBlobs = map[string]bool{
 	"batch-check-layer-availability": true, "get-download-url-for-layer": true, "upload-layer-part": true,
-	"complete-layer-upload": true, "describe-image-scan-findings": true, "start-image-scan": true, "put-image": true,
+	"complete-layer-upload": true, "put-image": true,
 }
 
 func (f *fixture) setupECR(ctx context.Context, command string) error {
@@ -345,7 +345,9 @@ func (f *fixture) setupECR(ctx context.Context, command string) error {
 			return fmt.Errorf("put lifecycle policy: %w", err)
 		}
 		if command == "get-lifecycle-policy-preview" {
-			if _, err := f.ecr.StartLifecyclePolicyPreview(ctx, &ecr.StartLifecyclePolicyPreviewInput{RepositoryName: aws.String(repo)}); err != nil {
+			// The preview ran the text the output shows.
+			if _, err := f.ecr.StartLifecyclePolicyPreview(ctx, &ecr.StartLifecyclePolicyPreviewInput{RepositoryName: aws.String(repo),
+				LifecyclePolicyText: aws.String(text)}); err != nil {
 				return fmt.Errorf("start lifecycle policy preview: %w", err)
 			}
 		}
