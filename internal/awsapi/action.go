@@ -13,10 +13,12 @@ import (
 )
 
 // Model is what an action needs of its service model to validate a request:
-// the enums, and the code to answer a violated constraint with.
+// the enums, the code to answer a violated constraint with, and how that
+// service words the message (nil: "N validation errors detected: …").
 type Model struct {
 	Enums            map[string][]string
 	InvalidParameter Code
+	Message          func([]wire.Violation) string
 }
 
 // Action adapts a typed operation to a Handler: it decodes the JSON body into
@@ -31,7 +33,11 @@ func Action[In, Out any](m Model, fn func(context.Context, *In) (*Out, error)) H
 			}
 		}
 		if v := wire.Validate(in, m.Enums); len(v) > 0 {
-			return nil, m.InvalidParameter.Errorf("%s", violationMessage(v))
+			msg := violationMessage
+			if m.Message != nil {
+				msg = m.Message
+			}
+			return nil, m.InvalidParameter.Errorf("%s", msg(v))
 		}
 		return fn(ctx, in)
 	}

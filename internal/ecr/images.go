@@ -2,6 +2,8 @@ package ecr
 
 import (
 	"context"
+	"encoding/json"
+	"regexp"
 	"slices"
 	"time"
 
@@ -13,11 +15,11 @@ import (
 
 func (s *Service) imageActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"ListImages":       awsapi.Action(m, s.ListImages),
-		"DescribeImages":   awsapi.Action(m, s.DescribeImages),
-		"BatchGetImage":    awsapi.Action(m, s.BatchGetImage),
-		"PutImage":         awsapi.Action(m, s.PutImage),
-		"BatchDeleteImage": awsapi.Action(m, s.BatchDeleteImage),
+		"ListImages":       action(m, s.ListImages),
+		"DescribeImages":   action(m, s.DescribeImages),
+		"BatchGetImage":    action(m, s.BatchGetImage),
+		"PutImage":         action(m, s.PutImage),
+		"BatchDeleteImage": action(m, s.BatchDeleteImage),
 	}
 }
 
@@ -197,6 +199,10 @@ func (s *Service) BatchGetImage(ctx context.Context, in *w.BatchGetImageRequest)
 	}
 	out := &w.BatchGetImageResponse{Images: []w.Image{}, Failures: []w.ImageFailure{}}
 	for _, id := range in.ImageIds {
+		if f, bad := malformedDigest(id); bad {
+			out.Failures = append(out.Failures, f)
+			continue
+		}
 		img, err := s.resolveID(ctx, sc, in.RepositoryName, id)
 		if err != nil {
 			f, ok := imageFailure(id, err)
@@ -231,6 +237,10 @@ func (s *Service) PutImage(ctx context.Context, in *w.PutImageRequest) (*w.PutIm
 		return nil, err
 	}
 	body := []byte(in.ImageManifest)
+	mt, index, ok := manifestKind(in.ImageManifestMediaType, body)
+	if !ok {
+		return nil, InvalidParameter.Errorf("%s", "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'")
+	}
 	if in.ImageDigest != "" {
 		alg := "sha256"
 		if len(in.ImageDigest) > 7 && in.ImageDigest[:7] == "sha512:" {
@@ -253,6 +263,11 @@ func (s *Service) PutImage(ctx context.Context, in *w.PutImageRequest) (*w.PutIm
 		}
 	}
 	img, err := s.reg.PutManifest(ctx, sc.ns, in.RepositoryName, ref, in.ImageManifestMediaType, body)
+	if e, ok := registry.AsError(err); ok && index && e.Code == registry.ManifestBlobUnknown {
+		missing, _ := e.Detail.(map[string]string)
+		return nil, ReferencedImagesNotFound.Errorf("The manifest list (%s) references the image %s, which does not exist in the repository with name '%s' in the registry with id '%s'",
+			mt, missing["digest"], in.RepositoryName, sc.Account)
+	}
 	if err != nil {
 		return nil, fromRegistry(err)
 	}
@@ -260,6 +275,37 @@ func (s *Service) PutImage(ctx context.Context, in *w.PutImageRequest) (*w.PutIm
 		ImageId:       &w.ImageIdentifier{ImageDigest: img.Digest, ImageTag: in.ImageTag},
 		ImageManifest: in.ImageManifest, ImageManifestMediaType: img.MediaType, RegistryId: sc.Account, RepositoryName: in.RepositoryName,
 	}}, nil
+}
+
+// manifestKind finds a manifest's media type (the request's, else the
+// manifest's own mediaType) and whether it is a manifest list or image
+// index. ok is false when the manifest is not a JSON object or names no
+// media type anywhere, which ECR refuses.
+func manifestKind(given string, body []byte) (mt string, index, ok bool) {
+	var m struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "", false, false
+	}
+	mt = given
+	if mt == "" {
+		mt = m.MediaType
+	}
+	return mt, mt == registry.MediaDockerList || mt == registry.MediaOCIIndex, mt != ""
+}
+
+// digestPattern is the form ECR requires of an image digest.
+var digestPattern = regexp.MustCompile(`^[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+$`)
+
+// malformedDigest is the failure entry for an identifier whose digest is
+// not a digest at all, or false if the digest is well-formed (or absent).
+func malformedDigest(id w.ImageIdentifier) (w.ImageFailure, bool) {
+	if id.ImageDigest == "" || digestPattern.MatchString(id.ImageDigest) {
+		return w.ImageFailure{}, false
+	}
+	return w.ImageFailure{ImageId: &id, FailureCode: "InvalidImageDigest",
+		FailureReason: "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"}, true
 }
 
 // BatchDeleteImage deletes images by digest (with all their tags) or
@@ -271,6 +317,10 @@ func (s *Service) BatchDeleteImage(ctx context.Context, in *w.BatchDeleteImageRe
 	}
 	out := &w.BatchDeleteImageResponse{ImageIds: []w.ImageIdentifier{}, Failures: []w.ImageFailure{}}
 	for _, id := range in.ImageIds {
+		if f, bad := malformedDigest(id); bad {
+			out.Failures = append(out.Failures, f)
+			continue
+		}
 		img, err := s.resolveID(ctx, sc, in.RepositoryName, id)
 		if err != nil {
 			f, ok := imageFailure(id, err)

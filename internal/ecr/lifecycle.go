@@ -16,11 +16,11 @@ import (
 
 func (s *Service) lifecycleActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"PutLifecyclePolicy":          awsapi.Action(m, s.PutLifecyclePolicy),
-		"GetLifecyclePolicy":          awsapi.Action(m, s.GetLifecyclePolicy),
-		"DeleteLifecyclePolicy":       awsapi.Action(m, s.DeleteLifecyclePolicy),
-		"StartLifecyclePolicyPreview": awsapi.Action(m, s.StartLifecyclePolicyPreview),
-		"GetLifecyclePolicyPreview":   awsapi.Action(m, s.GetLifecyclePolicyPreview),
+		"PutLifecyclePolicy":          action(m, s.PutLifecyclePolicy),
+		"GetLifecyclePolicy":          action(m, s.GetLifecyclePolicy),
+		"DeleteLifecyclePolicy":       action(m, s.DeleteLifecyclePolicy),
+		"StartLifecyclePolicyPreview": action(m, s.StartLifecyclePolicyPreview),
+		"GetLifecyclePolicyPreview":   action(m, s.GetLifecyclePolicyPreview),
 	}
 }
 
@@ -29,11 +29,9 @@ func noLifecyclePolicy(sc scope, repo string) error {
 	return LifecyclePolicyNotFound.Errorf("Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, sc.Account)
 }
 
-// evaluatedAt is a repository's lastEvaluatedAt, if its policy ever ran.
+// evaluatedAt is a repository's lastEvaluatedAt: when its policy last ran,
+// or the epoch (0) if it never did, as ECR answers.
 func evaluatedAt(r *registry.Repository) *wire.Time {
-	if r.LifecycleEvaluatedAt == 0 {
-		return nil
-	}
 	return wire.At(time.UnixMilli(r.LifecycleEvaluatedAt).UTC())
 }
 
@@ -44,7 +42,7 @@ func (s *Service) PutLifecyclePolicy(ctx context.Context, in *w.PutLifecyclePoli
 		return nil, err
 	}
 	sc, r, err := s.update(ctx, in.RegistryId, in.RepositoryName, func(r *registry.Repository) error {
-		r.LifecyclePolicy = in.LifecyclePolicyText
+		r.LifecyclePolicy = compactPolicy(in.LifecyclePolicyText)
 		return nil
 	})
 	if err != nil {

@@ -1,9 +1,11 @@
 package ecr
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -18,42 +20,70 @@ import (
 
 func (s *Service) repositoryPolicyActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"SetRepositoryPolicy":    awsapi.Action(m, s.SetRepositoryPolicy),
-		"GetRepositoryPolicy":    awsapi.Action(m, s.GetRepositoryPolicy),
-		"DeleteRepositoryPolicy": awsapi.Action(m, s.DeleteRepositoryPolicy),
+		"SetRepositoryPolicy":    action(m, s.SetRepositoryPolicy),
+		"GetRepositoryPolicy":    action(m, s.GetRepositoryPolicy),
+		"DeleteRepositoryPolicy": action(m, s.DeleteRepositoryPolicy),
 	}
 }
 
 // invalidRepositoryPolicy is ECR's answer for a policy text it refuses.
-func invalidRepositoryPolicy(why string) error {
-	return InvalidParameter.Errorf("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided: %s'", why)
+// ECR's text is fixed and says nothing of the reason, so the reason goes to
+// the server log.
+func invalidRepositoryPolicy() error {
+	return InvalidParameter.Errorf("%s", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'")
 }
 
-// validateRepositoryPolicy checks that text is an IAM policy document: a
-// JSON object with a Version string and a non-empty Statement (an object or
-// a list of objects).
-func validateRepositoryPolicy(text string) error {
+// repositoryPolicyProblem says what is wrong with a repository policy text
+// ("" when nothing is): it must be a JSON object with a Version string and a
+// Statement (an object or a non-empty list of them), each statement with an
+// Effect of Allow or Deny, a Principal (or NotPrincipal) and an Action (or
+// NotAction), as ECR requires of a resource policy.
+func repositoryPolicyProblem(text string) string {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &doc); err != nil {
-		return invalidRepositoryPolicy("the policy is not a JSON object: " + err.Error())
+		return "the policy is not a JSON object: " + err.Error()
 	}
 	var version string
 	if raw, ok := doc["Version"]; !ok || json.Unmarshal(raw, &version) != nil || version == "" {
-		return invalidRepositoryPolicy("the policy needs a Version string, such as \"2012-10-17\"")
+		return "the policy needs a Version string, such as \"2012-10-17\""
 	}
 	raw, ok := doc["Statement"]
 	if !ok {
-		return invalidRepositoryPolicy("the policy needs a Statement")
+		return "the policy needs a Statement"
 	}
-	var one map[string]json.RawMessage
 	var list []map[string]json.RawMessage
-	if json.Unmarshal(raw, &one) == nil && len(one) > 0 {
-		return nil
+	var one map[string]json.RawMessage
+	if json.Unmarshal(raw, &one) == nil && one != nil {
+		list = []map[string]json.RawMessage{one}
+	} else if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
+		return "Statement must be a statement object or a non-empty list of them"
 	}
-	if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
-		return invalidRepositoryPolicy("Statement must be a statement object or a non-empty list of them")
+	for i, st := range list {
+		var effect string
+		if json.Unmarshal(st["Effect"], &effect) != nil || (effect != "Allow" && effect != "Deny") {
+			return fmt.Sprintf("statement %d needs an Effect of Allow or Deny", i+1)
+		}
+		if !present(st, "Principal") && !present(st, "NotPrincipal") {
+			return fmt.Sprintf("statement %d needs a Principal (who the statement is about)", i+1)
+		}
+		if !present(st, "Action") && !present(st, "NotAction") {
+			return fmt.Sprintf("statement %d needs an Action (such as \"ecr:BatchGetImage\")", i+1)
+		}
 	}
-	return nil
+	return ""
+}
+
+// present reports whether a statement has a non-empty member key.
+func present(st map[string]json.RawMessage, key string) bool {
+	raw, ok := st[key]
+	if !ok {
+		return false
+	}
+	switch string(bytes.TrimSpace(raw)) {
+	case "null", `""`, "[]", "{}":
+		return false
+	}
+	return true
 }
 
 // noRepositoryPolicy is ECR's answer for a repository without a policy.
@@ -63,11 +93,12 @@ func noRepositoryPolicy(sc scope, repo string) error {
 
 // SetRepositoryPolicy stores a repository's policy (not enforced).
 func (s *Service) SetRepositoryPolicy(ctx context.Context, in *w.SetRepositoryPolicyRequest) (*w.SetRepositoryPolicyResponse, error) {
-	if err := validateRepositoryPolicy(in.PolicyText); err != nil {
-		return nil, err
+	if why := repositoryPolicyProblem(in.PolicyText); why != "" {
+		s.log.InfoContext(ctx, "refused a repository policy", "repository", in.RepositoryName, "reason", why)
+		return nil, invalidRepositoryPolicy()
 	}
 	sc, r, err := s.update(ctx, in.RegistryId, in.RepositoryName, func(r *registry.Repository) error {
-		r.RepositoryPolicy = in.PolicyText
+		r.RepositoryPolicy = prettyPolicy(in.PolicyText)
 		return nil
 	})
 	if err != nil {

@@ -12,24 +12,28 @@ import (
 
 func (s *Service) repositoryActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"CreateRepository":              awsapi.Action(m, s.CreateRepository),
-		"DescribeRepositories":          awsapi.Action(m, s.DescribeRepositories),
-		"DeleteRepository":              awsapi.Action(m, s.DeleteRepository),
-		"PutImageTagMutability":         awsapi.Action(m, s.PutImageTagMutability),
-		"PutImageScanningConfiguration": awsapi.Action(m, s.PutImageScanningConfiguration),
-		"DescribeRegistry":              awsapi.Action(m, s.DescribeRegistry),
-		"BatchCheckLayerAvailability":   awsapi.Action(m, s.BatchCheckLayerAvailability),
-		"GetDownloadUrlForLayer":        awsapi.Action(m, s.GetDownloadUrlForLayer),
+		"CreateRepository":              action(m, s.CreateRepository),
+		"DescribeRepositories":          action(m, s.DescribeRepositories),
+		"DeleteRepository":              action(m, s.DeleteRepository),
+		"PutImageTagMutability":         action(m, s.PutImageTagMutability),
+		"PutImageScanningConfiguration": action(m, s.PutImageScanningConfiguration),
+		"DescribeRegistry":              action(m, s.DescribeRegistry),
+		"BatchCheckLayerAvailability":   action(m, s.BatchCheckLayerAvailability),
+		"GetDownloadUrlForLayer":        action(m, s.GetDownloadUrlForLayer),
 	}
 }
 
-// repoNamePattern is ECR's grammar for repository names.
-var repoNamePattern = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+// repoNamePattern is ECR's grammar for repository names, as the service
+// model gives it; repoNameText is how ECR quotes it in its refusal.
+var repoNamePattern = regexp.MustCompile(`^` + repoNameText + `$`)
 
-// validRepoName checks a repository name against ECR's rules.
+const repoNameText = `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
+
+// validRepoName checks a repository name against ECR's pattern (the model's
+// constraints have already bounded its length).
 func validRepoName(name string) error {
-	if len(name) < 2 || len(name) > 256 || !repoNamePattern.MatchString(name) {
-		return InvalidParameter.Errorf("Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'' and be 2 to 256 characters long; got %q.", name)
+	if !repoNamePattern.MatchString(name) {
+		return InvalidParameter.Errorf("Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '%s''", repoNameText)
 	}
 	return nil
 }
@@ -39,9 +43,6 @@ func validRepoName(name string) error {
 func (s *Service) CreateRepository(ctx context.Context, in *w.CreateRepositoryRequest) (*w.CreateRepositoryResponse, error) {
 	sc := s.scope(ctx)
 	if err := sc.checkRegistry(in.RegistryId); err != nil {
-		return nil, err
-	}
-	if err := validRepoName(in.RepositoryName); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
@@ -56,6 +57,8 @@ func (s *Service) CreateRepository(ctx context.Context, in *w.CreateRepositoryRe
 		enc = &w.EncryptionConfiguration{EncryptionType: "AES256"}
 	} else if enc.EncryptionType == "AES256" && enc.KmsKey != "" {
 		return nil, InvalidParameter.Errorf("kmsKey can only be given with encryptionType KMS.")
+	} else if enc.KmsKey == "" && enc.EncryptionType != "AES256" {
+		enc = &w.EncryptionConfiguration{EncryptionType: enc.EncryptionType, KmsKey: sc.managedKey()}
 	}
 	scan := in.ImageScanningConfiguration
 	if scan == nil {

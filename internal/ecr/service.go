@@ -2,6 +2,8 @@ package ecr
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"maps"
 	"time"
@@ -32,7 +34,7 @@ func New(reg *registry.Registry, log *slog.Logger) *Service {
 // API returns the ECR action table for the edge. Each resource file
 // contributes its entries.
 func (s *Service) API() *awsapi.Service {
-	m := awsapi.Model{Enums: ecrwire.Enums, InvalidParameter: InvalidParameter}
+	m := awsapi.Model{Enums: ecrwire.Enums, InvalidParameter: InvalidParameter, Message: invalidParameterMessage}
 	actions := map[string]awsapi.Handler{}
 	for _, group := range []map[string]awsapi.Handler{
 		s.repositoryActions(m),
@@ -71,6 +73,18 @@ func (sc scope) checkRegistry(id string) error {
 // arn is the ARN of a repository in the caller's account and region.
 func (sc scope) arn(repo string) string {
 	return model.ARN("ecr", sc.Region, sc.Account, "repository/"+repo)
+}
+
+// managedKey is the ARN of the account's AWS managed key for ECR (alias
+// aws/ecr) in the caller's region, which ECR names when a repository asks
+// for KMS encryption without a key of its own. Its id is a UUID derived from
+// the account and region, so every repository of a region shows the same
+// key, as in AWS. Gantry stores it; it encrypts nothing with it.
+func (sc scope) managedKey() string {
+	h := sha256.Sum256([]byte("aws/ecr\x00" + sc.Account + "\x00" + sc.Region))
+	x := hex.EncodeToString(h[:16])
+	id := x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+	return model.ARN("kms", sc.Region, sc.Account, "key/"+id)
 }
 
 // host is the registry host docker uses: the host the caller reached.

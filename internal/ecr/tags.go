@@ -12,9 +12,9 @@ import (
 
 func (s *Service) tagActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"TagResource":         awsapi.Action(m, s.TagResource),
-		"UntagResource":       awsapi.Action(m, s.UntagResource),
-		"ListTagsForResource": awsapi.Action(m, s.ListTagsForResource),
+		"TagResource":         action(m, s.TagResource),
+		"UntagResource":       action(m, s.UntagResource),
+		"ListTagsForResource": action(m, s.ListTagsForResource),
 	}
 }
 

@@ -22,9 +22,9 @@ const layerPartSize = 5 << 20
 
 func (s *Service) uploadActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
-		"InitiateLayerUpload": awsapi.Action(m, s.InitiateLayerUpload),
-		"UploadLayerPart":     awsapi.Action(m, s.UploadLayerPart),
-		"CompleteLayerUpload": awsapi.Action(m, s.CompleteLayerUpload),
+		"InitiateLayerUpload": action(m, s.InitiateLayerUpload),
+		"UploadLayerPart":     action(m, s.UploadLayerPart),
+		"CompleteLayerUpload": action(m, s.CompleteLayerUpload),
 	}
 }
 

@@ -15,6 +15,14 @@ import (
 type Violation struct {
 	Path    string
 	Problem string
+	// Rule is the constraint that failed: "required", "enum", "min" or "max".
+	Rule string
+	// Limit is the bound a min or max rule set.
+	Limit float64
+	// Length says the bound counts characters or items, not a number's value.
+	Length bool
+	// Allowed are an enum's values.
+	Allowed []string
 }
 
 func (v Violation) String() string { return v.Path + ": " + v.Problem }
@@ -131,7 +139,7 @@ func check(fv reflect.Value, path string, r rule, enums map[string][]string, out
 	}
 	if absent {
 		if r.required {
-			*out = append(*out, Violation{path, "is required"})
+			*out = append(*out, Violation{Path: path, Problem: "is required", Rule: "required"})
 		}
 		return
 	}
@@ -145,7 +153,7 @@ func check(fv reflect.Value, path string, r rule, enums map[string][]string, out
 		s := fv.String()
 		if r.enum != "" {
 			if vals, ok := enums[r.enum]; ok && !slices.Contains(vals, s) {
-				*out = append(*out, Violation{path, fmt.Sprintf("%q is not one of [%s]", s, strings.Join(vals, ", "))})
+				*out = append(*out, Violation{Path: path, Problem: fmt.Sprintf("%q is not one of [%s]", s, strings.Join(vals, ", ")), Rule: "enum", Allowed: vals})
 				return
 			}
 		}
@@ -160,10 +168,10 @@ func check(fv reflect.Value, path string, r rule, enums map[string][]string, out
 		return
 	}
 	if r.min != nil && size < *r.min {
-		*out = append(*out, Violation{path, boundMsg("at least", *r.min, what)})
+		*out = append(*out, Violation{Path: path, Problem: boundMsg("at least", *r.min, what), Rule: "min", Limit: *r.min, Length: what != ""})
 	}
 	if r.max != nil && size > *r.max {
-		*out = append(*out, Violation{path, boundMsg("at most", *r.max, what)})
+		*out = append(*out, Violation{Path: path, Problem: boundMsg("at most", *r.max, what), Rule: "max", Limit: *r.max, Length: what != ""})
 	}
 }
 
