@@ -261,9 +261,16 @@ suite_sim() {
 	# rollout is COMPLETED: each task must have run for a few seconds.
 	if until_eq COMPLETED 100 aws_ ecs describe-services "${sargs[@]}" --query 'services[0].deployments[0].rolloutState'; then ok; else fail "the first rollout never COMPLETED"; fi
 	expect_eq "list-tasks --service-name" "6" "$(aws_ ecs list-tasks --cluster $c --service-name $s --query 'length(taskArns)')"
+	local kept
+	kept=$(aws_ ecs list-tasks --cluster $c --service-name $s --query 'taskArns[0]')
+	expect_eq "update-task-protection" "True" "$(aws_ ecs update-task-protection --cluster $c --tasks "$kept" --protection-enabled \
+		--expires-in-minutes 30 --query 'protectedTasks[0].protectionEnabled')"
 	expect_eq "update-service --desired-count" "3" "$(aws_ ecs update-service --cluster $c --service $s --desired-count 3 --query service.desiredCount)"
 	wait_stable "scaled in to 3" 3 aws_ "${sargs[@]}"
 	expect_eq "3 tasks left" "3" "$(aws_ ecs list-tasks --cluster $c --service-name $s --query 'length(taskArns)')"
+	expect_eq "the protected task is among them" "RUNNING" "$(aws_ ecs describe-tasks --cluster $c --tasks "$kept" --query 'tasks[0].desiredStatus')"
+	expect_eq "get-task-protection" "True" "$(aws_ ecs get-task-protection --cluster $c --tasks "$kept" --query 'protectedTasks[0].protectionEnabled')"
+	aws_ ecs update-task-protection --cluster $c --tasks "$kept" --no-protection-enabled >/dev/null
 	local rev2
 	rev2=$(aws_ ecs register-task-definition --family $fam --container-definitions '[{"name":"app","image":"sim/app:2","memory":128,"cpu":64}]' \
 		--query taskDefinition.taskDefinitionArn)
