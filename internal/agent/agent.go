@@ -26,6 +26,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/agent/metadata"
 	"github.com/gantry-dev/gantry/internal/agent/rt"
 	"github.com/gantry-dev/gantry/internal/agentproto"
+	"github.com/gantry-dev/gantry/internal/dirlock"
 	"github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
@@ -42,12 +43,29 @@ type Agent struct {
 	meta  *metadata.Server
 	arn   string
 	ready chan struct{}
+	// lock is the data directory's lock (nil for a fleet's instance: the
+	// fleet holds its parent directory's).
+	lock *dirlock.Lock
 }
 
-// New connects the runtime and opens the checkpoint; Run does the rest.
-func New(ctx context.Context, cfg Config) (*Agent, error) {
+// New locks the data directory (a second agent on it fails at once, naming
+// the process that holds it), connects the runtime and opens the
+// checkpoint; Run does the rest and releases the directory when it returns
+// (Close releases it for an agent that never runs).
+func New(ctx context.Context, cfg Config) (a *Agent, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var lock *dirlock.Lock
+	if !cfg.dirLocked {
+		if lock, err = dirlock.Acquire(cfg.DataDir, "gantry agent"); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Release()
+			}
+		}()
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -71,8 +89,11 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	return &Agent{cfg: cfg, log: log, rt: runtime, info: info, ecs: ecsClient(&cfg), cl: newClient(&cfg),
-		store: store, ready: make(chan struct{})}, nil
+		store: store, ready: make(chan struct{}), lock: lock}, nil
 }
+
+// Close releases the data directory; Run calls it when it returns.
+func (a *Agent) Close() error { return a.lock.Release() }
 
 // Run starts an agent and runs it until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
@@ -100,6 +121,7 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // engine from the checkpoint and polls until ctx ends. Containers keep
 // running when it returns, to be re-adopted by the next run.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.Close()
 	cp := a.store.snapshot()
 	prev := cp.InstanceArn
 	if cp.Cluster != a.cfg.Cluster || cp.Endpoint != a.cfg.Endpoint {

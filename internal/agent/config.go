@@ -73,6 +73,10 @@ type Config struct {
 	// AgentVersion is reported in versionInfo.
 	AgentVersion string
 	Logger       *slog.Logger
+
+	// dirLocked is set by RunFleet, which locks the fleet's data directory
+	// once for all its instances' subdirectories.
+	dirLocked bool
 }
 
 // DefaultReservedPorts are the ports the ECS agent reserves by default.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
+	"github.com/gantry-dev/gantry/internal/dirlock"
 	"github.com/gantry-dev/gantry/internal/ecr"
 	"github.com/gantry-dev/gantry/internal/ecs"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -44,12 +44,15 @@ type Server struct {
 	loops     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+
+	// lock holds the data directory while the embedded etcd runs in it.
+	lock *dirlock.Lock
 }
 
 // Start opens the store, binds the listener and serves in the background:
 // the ECS API and the agent protocol on one edge, and the purge of old
 // stopped tasks.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -66,10 +69,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	for _, p := range pairs {
 		keys.Add(p[0], p[1], cfg.AccountID)
 	}
+	var lock *dirlock.Lock
 	if len(cfg.EtcdEndpoints) == 0 {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("data dir: %w", err)
+		// Before the embedded etcd opens: a second server on this data dir
+		// fails here at once instead of waiting on etcd's own file lock.
+		if lock, err = dirlock.Acquire(cfg.DataDir, "a gantry control plane"); err != nil {
+			return nil, err
 		}
+		defer func() {
+			if err != nil {
+				lock.Release()
+			}
+		}()
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -115,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("/v2/", reg)
 	mux.Handle("/", edge)
-	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1), lock: lock}
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -183,7 +194,7 @@ func (s *Server) Close() error {
 		err := s.http.Shutdown(ctx)
 		s.stop()
 		s.loops.Wait()
-		s.closeErr = errors.Join(err, s.store.Close())
+		s.closeErr = errors.Join(err, s.store.Close(), s.lock.Release())
 	})
 	return s.closeErr
 }
