@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gantry-dev/gantry/internal/agent"
+	"github.com/gantry-dev/gantry/internal/dirlock"
 	"github.com/gantry-dev/gantry/internal/server"
 )
 
@@ -52,7 +55,7 @@ func serverCmd() *cobra.Command {
 func devCmd() *cobra.Command {
 	cfg := server.Default()
 	var logLevel string
-	var noAgent bool
+	var noAgent, stopTasks bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything on this machine: control plane with embedded etcd accepting the test/test key, and one agent on the local Docker",
@@ -69,10 +72,16 @@ func devCmd() *cobra.Command {
 				return err
 			}
 			agentDone := make(chan error, 1)
+			var a *agent.Agent
 			agentNote := "One agent runs your tasks on the local Docker (cluster default)."
 			if noAgent {
 				agentNote = "No agent (--no-agent): tasks stay PENDING until one registers."
-			} else if a, err := startDevAgent(cmd.Context(), s.URL(), cfg.DataDir, log); err != nil {
+			} else if a, err = startDevAgent(cmd.Context(), s.URL(), cfg.DataDir, stopTasks, log); err != nil {
+				var inUse *dirlock.InUseError
+				if errors.As(err, &inUse) {
+					s.Close()
+					return err
+				}
 				agentNote = fmt.Sprintf("WARNING: no agent: %v\n  The control plane runs; tasks stay PENDING until an agent registers.", err)
 				fmt.Fprintln(os.Stderr, "gantry dev: WARNING: Docker is not usable, running without an agent:", err)
 			} else {
@@ -93,28 +102,51 @@ Press Ctrl-C to stop.
 `, s.URL(), cfg.DataDir, agentNote)
 			select {
 			case <-cmd.Context().Done():
-				if !noAgent {
-					select {
-					case <-agentDone:
-					case <-time.After(5 * time.Second):
-					}
-				}
-				return s.Close()
 			case err := <-waitCh(s):
 				return err
 			}
+			if a == nil {
+				fmt.Println("gantry dev stopped.")
+				return s.Close()
+			}
+			if stopTasks {
+				fmt.Println("Stopping the agent's tasks first (--stop-tasks-on-exit); Ctrl-C again leaves them running.")
+			}
+			// The agent ends first (with --stop-tasks-on-exit, once its
+			// tasks are stopped and reported), the control plane after it.
+			<-agentDone
+			err = s.Close()
+			fmt.Println(devExitNote(a.ActiveTasks(), stopTasks, cfg.DataDir))
+			return err
 		},
 	}
 	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
 	cmd.Flags().BoolVar(&noAgent, "no-agent", false, "run the control plane only")
+	cmd.Flags().BoolVar(&stopTasks, "stop-tasks-on-exit", envBool("GANTRY_STOP_TASKS_ON_EXIT"),
+		"on Ctrl-C or SIGTERM, stop the agent's tasks before exiting, instead of leaving their containers running for the next start to re-adopt ($GANTRY_STOP_TASKS_ON_EXIT)")
 	return cmd
+}
+
+// devExitNote is the line `gantry dev` prints as it exits: what became of
+// its tasks' containers.
+func devExitNote(active int, stopTasks bool, dataDir string) string {
+	switch {
+	case active == 0 && stopTasks:
+		return "gantry dev stopped: its tasks were stopped first (--stop-tasks-on-exit)."
+	case active == 0:
+		return "gantry dev stopped: no task was running."
+	case stopTasks:
+		return fmt.Sprintf("gantry dev stopped: %d task(s) did not stop in time; their containers keep running and the next gantry dev on %s re-adopts them.", active, dataDir)
+	}
+	return fmt.Sprintf("gantry dev stopped: the containers of its %d running task(s) keep running; the next gantry dev on %s re-adopts them (--stop-tasks-on-exit stops them instead).", active, dataDir)
 }
 
 // startDevAgent prepares the in-process agent of `gantry dev`; it fails when
 // Docker is not reachable.
-func startDevAgent(ctx context.Context, endpoint, dataDir string, log *slog.Logger) (*agent.Agent, error) {
+func startDevAgent(ctx context.Context, endpoint, dataDir string, stopTasks bool, log *slog.Logger) (*agent.Agent, error) {
 	acfg := devAgentConfig(endpoint, dataDir)
 	acfg.Logger = log
+	acfg.StopTasksOnExit = stopTasks
 	return agent.New(ctx, acfg)
 }
 
@@ -137,6 +169,11 @@ func envList(name string) []string {
 		return nil
 	}
 	return strings.Split(v, ",")
+}
+
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
 }
 
 func envDuration(name string, def time.Duration) time.Duration {

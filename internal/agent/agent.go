@@ -178,7 +178,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.meta != nil {
 		a.meta.SetSource(a.eng)
 	}
-	ectx, cancel := context.WithCancel(ctx)
+	// The engine outlives ctx by as long as stopTasks takes.
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		cancel()
 		a.eng.Wait()
@@ -188,7 +189,46 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	a.eng.Start(ectx, engCP)
 	close(a.ready)
-	return a.poll(ctx)
+	err := a.poll(ctx)
+	if a.cfg.StopTasksOnExit {
+		a.stopTasks()
+	}
+	return err
+}
+
+// StopTasksWait bounds how long an agent with StopTasksOnExit waits for its
+// tasks to stop and the stops to be reported (ECS's longest stopTimeout is
+// two minutes).
+const StopTasksWait = 150 * time.Second
+
+// stopTasks stops every task of the instance and waits until they are
+// stopped and reported, or StopTasksWait has passed.
+func (a *Agent) stopTasks() {
+	n := a.eng.Active()
+	if n == 0 {
+		return
+	}
+	a.log.Info("stopping the instance's tasks before exiting", "tasks", n)
+	a.eng.StopAll("Stopped by the agent on exit (--stop-tasks-on-exit)")
+	deadline := time.Now().Add(StopTasksWait)
+	for !a.eng.Settled() {
+		if time.Now().After(deadline) {
+			a.log.Warn("tasks still not stopped and reported; exiting anyway", "after", StopTasksWait, "tasks", a.eng.Active())
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ActiveTasks counts the instance's tasks whose containers are not all
+// stopped (0 before Run has started the engine).
+func (a *Agent) ActiveTasks() int {
+	select {
+	case <-a.ready:
+		return a.eng.Active()
+	default:
+		return 0
+	}
 }
 
 // metadataAddr is where the task metadata endpoint listens: the Docker

@@ -68,6 +68,10 @@ type Config struct {
 	StopTimeout time.Duration
 	// CleanupWait is how long stopped tasks' containers are kept.
 	CleanupWait time.Duration
+	// StopTasksOnExit stops every task (and waits, up to StopTasksWait, for
+	// the stops to be reported) when Run's context ends, instead of leaving
+	// the containers running for the next start to re-adopt.
+	StopTasksOnExit bool
 	// Metadata serves the task metadata endpoint when true.
 	Metadata bool
 	// AgentVersion is reported in versionInfo.

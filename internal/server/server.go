@@ -86,7 +86,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	store, err := state.Open(ctx, state.Config{Endpoints: cfg.EtcdEndpoints, DataDir: cfg.DataDir}, log)
+	// The store outlives ctx (a signal ends a command's context before
+	// Close runs): its etcd clients must not be cancelled under the
+	// elections and writes Close still makes.
+	store, err := state.Open(context.WithoutCancel(ctx), state.Config{Endpoints: cfg.EtcdEndpoints, DataDir: cfg.DataDir}, log)
 	if err != nil {
 		ln.Close()
 		return nil, err

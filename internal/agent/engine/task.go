@@ -22,6 +22,8 @@ type taskManager struct {
 
 	mu      sync.Mutex
 	pending *agentproto.Assignment // latest update from a payload
+	// localStop is the reason of a stop asked by Engine.StopAll.
+	localStop string
 
 	wake     chan struct{}
 	stopDone chan string
@@ -68,6 +70,7 @@ func (tm *taskManager) run(ctx context.Context) {
 	tm.publish()
 	for ctx.Err() == nil {
 		tm.takeUpdate()
+		tm.takeLocalStop()
 		tm.refresh(ctx)
 		tm.step(ctx)
 		tm.publish()
