@@ -15,6 +15,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/agent"
 	"github.com/gantry-dev/gantry/internal/dirlock"
+	"github.com/gantry-dev/gantry/internal/reconcile"
 	"github.com/gantry-dev/gantry/internal/server"
 )
 
@@ -29,6 +30,10 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
 	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
+	if cfg.AgentLostAfter == 0 {
+		cfg.AgentLostAfter = reconcile.AgentLostAfter
+	}
+	fs.DurationVar(&cfg.AgentLostAfter, "agent-lost-after", envDuration("GANTRY_AGENT_LOST_AFTER", cfg.AgentLostAfter), "a service's tasks on an instance whose agent has been silent this long are stopped and replaced elsewhere ($GANTRY_AGENT_LOST_AFTER)")
 	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 }
 

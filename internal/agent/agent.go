@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -160,6 +161,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	ecfg.StopTimeout = a.cfg.StopTimeout
 	ecfg.CleanupWait = a.cfg.CleanupWait
 	ecfg.LogDrivers = append(a.info.LogDrivers, "none")
+	ecfg.Policy.DisablePrivileged = a.cfg.DisablePrivileged
+	if a.cfg.DisableDockerSocketMounts {
+		host := a.cfg.DockerHost
+		if host == "" {
+			host = os.Getenv("DOCKER_HOST")
+		}
+		ecfg.Policy.DockerSockets = engine.DockerSockets(host)
+	}
 	ecfg.Logger = a.log
 	var engCP *engine.Checkpoint
 	if prev == arn {

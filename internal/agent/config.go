@@ -68,6 +68,16 @@ type Config struct {
 	StopTimeout time.Duration
 	// CleanupWait is how long stopped tasks' containers are kept.
 	CleanupWait time.Duration
+	// DisablePrivileged refuses privileged containers, as the ECS agent's
+	// ECS_DISABLE_PRIVILEGED: the instance does not advertise
+	// com.amazonaws.ecs.capability.privileged-container (so placement never
+	// sends it a privileged task), and a privileged task that arrives anyway
+	// is stopped with a reason naming the flag.
+	DisablePrivileged bool
+	// DisableDockerSocketMounts refuses tasks with a host volume that
+	// exposes the Docker socket (the socket itself or a directory holding
+	// it): such a container controls the host's Docker.
+	DisableDockerSocketMounts bool
 	// StopTasksOnExit stops every task (and waits, up to StopTasksWait, for
 	// the stops to be reported) when Run's context ends, instead of leaving
 	// the containers running for the next start to re-adopt.

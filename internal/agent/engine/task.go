@@ -154,6 +154,8 @@ func (tm *taskManager) step(ctx context.Context) {
 		tm.checked = true
 		if bad := Check(&t.Assignment.Definition, tm.e.cfg.LogDrivers); len(bad) > 0 {
 			tm.failAll("UnsupportedParameterError: this agent cannot honour " + strings.Join(bad, "; "))
+		} else if refused := tm.e.cfg.Policy.Refused(&t.Assignment.Definition); len(refused) > 0 {
+			tm.failAll("Refused by the instance: " + strings.Join(refused, "; "))
 		}
 	}
 	if t.Desired == agentproto.StatusRunning && !t.VolumesReady {
