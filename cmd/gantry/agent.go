@@ -39,6 +39,7 @@ fail or turn unhealthy (see internal/agent/simrt).`,
 			}
 			cfg.Logger = log
 			cfg.AgentVersion = version
+			agent.RaiseFileLimit(log)
 			if accessKey != "" {
 				id, secret, ok := strings.Cut(accessKey, ":")
 				if !ok {

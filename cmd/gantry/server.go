@@ -152,6 +152,7 @@ func startDevAgent(ctx context.Context, endpoint, dataDir string, stopTasks bool
 	acfg := devAgentConfig(endpoint, dataDir)
 	acfg.Logger = log
 	acfg.StopTasksOnExit = stopTasks
+	agent.RaiseFileLimit(log)
 	return agent.New(ctx, acfg)
 }
 

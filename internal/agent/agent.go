@@ -47,6 +47,8 @@ type Agent struct {
 	// lock is the data directory's lock (nil for a fleet's instance: the
 	// fleet holds its parent directory's).
 	lock *dirlock.Lock
+	// gate holds the poll loop while the container runtime does not answer.
+	gate runtimeGate
 }
 
 // New locks the data directory (a second agent on it fails at once, naming
@@ -198,6 +200,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	a.eng.Start(ectx, engCP)
 	close(a.ready)
+	go a.watchRuntime(ectx)
 	err := a.poll(ctx)
 	if a.cfg.StopTasksOnExit {
 		a.stopTasks()
@@ -265,6 +268,10 @@ func (a *Agent) poll(ctx context.Context) error {
 	var lastFull time.Time
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
+		pctx, done := a.pollContext(ctx)
+		if ctx.Err() != nil {
+			break
+		}
 		full := ack == 0 || time.Since(lastFull) >= fullSyncEvery
 		req := agentproto.PollRequest{
 			Cluster:              a.cfg.Cluster,
@@ -279,10 +286,15 @@ func (a *Agent) poll(ctx context.Context) error {
 			req.Manifest = a.eng.Manifest()
 		}
 		var resp agentproto.PollResponse
-		err := a.cl.call(ctx, agentproto.TargetPrefix+".Poll", &req, &resp, (agentproto.MaxWaitSeconds+15)*time.Second)
+		err := a.cl.call(pctx, agentproto.TargetPrefix+".Poll", &req, &resp, (agentproto.MaxWaitSeconds+15)*time.Second)
+		interrupted := pctx.Err() != nil
+		done()
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if interrupted {
+				continue // the runtime stopped answering: wait for it
 			}
 			if code := apiCode(err); code == "ClientException" || code == "InvalidParameterException" {
 				a.log.Error("the control plane no longer knows this instance; restart the agent to register again", "instance", a.arn, "err", err)

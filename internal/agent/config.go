@@ -78,6 +78,9 @@ type Config struct {
 	// exposes the Docker socket (the socket itself or a directory holding
 	// it): such a container controls the host's Docker.
 	DisableDockerSocketMounts bool
+	// RuntimeCheckInterval is how often the agent checks that the
+	// container runtime answers (default 10s; not for simulated instances).
+	RuntimeCheckInterval time.Duration
 	// StopTasksOnExit stops every task (and waits, up to StopTasksWait, for
 	// the stops to be reported) when Run's context ends, instead of leaving
 	// the containers running for the next start to re-adopt.
@@ -101,21 +104,22 @@ var DefaultReservedPorts = []int{22, 2375, 2376, 51678, 51679, 51680}
 func Default() Config {
 	home, _ := os.UserHomeDir()
 	return Config{
-		Endpoint:         "http://127.0.0.1:4566",
-		Cluster:          "default",
-		DataDir:          filepath.Join(home, ".gantry", "agent"),
-		Region:           "us-east-1",
-		HostIP:           "127.0.0.1",
-		MemoryReserveMiB: 256,
-		ReservedPorts:    append([]int(nil), DefaultReservedPorts...),
-		AvailabilityZone: "local-a",
-		InstanceType:     "gantry.local",
-		PullPolicy:       rt.PullDefault,
-		RuntimeName:      "docker",
-		StopTimeout:      30 * time.Second,
-		CleanupWait:      time.Hour,
-		Metadata:         true,
-		AgentVersion:     "dev",
+		Endpoint:             "http://127.0.0.1:4566",
+		Cluster:              "default",
+		DataDir:              filepath.Join(home, ".gantry", "agent"),
+		Region:               "us-east-1",
+		HostIP:               "127.0.0.1",
+		MemoryReserveMiB:     256,
+		ReservedPorts:        append([]int(nil), DefaultReservedPorts...),
+		AvailabilityZone:     "local-a",
+		InstanceType:         "gantry.local",
+		PullPolicy:           rt.PullDefault,
+		RuntimeName:          "docker",
+		StopTimeout:          30 * time.Second,
+		CleanupWait:          time.Hour,
+		Metadata:             true,
+		AgentVersion:         "dev",
+		RuntimeCheckInterval: 10 * time.Second,
 	}
 }
 
