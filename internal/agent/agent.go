@@ -122,7 +122,8 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // Run registers (retrying until the control plane answers), restores the
 // engine from the checkpoint and polls until ctx ends. Containers keep
-// running when it returns, to be re-adopted by the next run.
+// running when it returns, to be re-adopted by the next run, unless
+// StopTasksOnExit has it stop them first.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.Close()
 	cp := a.store.snapshot()
