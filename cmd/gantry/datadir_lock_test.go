@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/gantry-dev/gantry/internal/dirlock"
 )
 
 // runToExit runs the binary and returns its combined output once it exits;
@@ -144,4 +147,28 @@ func TestSecondDevOnDataDirFails(t *testing.T) {
 	waitPrinted(t, stdout, "Ctrl-C")
 	out, err := runToExit(t, 20*time.Second, "dev", "--no-agent", "--listen", freeAddr(t), "--data-dir", dataDir)
 	wantInUse(t, out, err, dataDir, first.Process.Pid)
+}
+
+// `gantry dev` keeps its agent's checkpoint in <data-dir>/agent, also
+// `gantry agent`'s default: with an agent running there, dev fails at once
+// instead of sharing (and overwriting) its checkpoint.
+func TestDevRefusesAgentDataDirInUse(t *testing.T) {
+	if err := imagesOnce(); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	startServer(t, t.TempDir(), addr)
+	dataDir := t.TempDir()
+	agentDir := filepath.Join(dataDir, "agent")
+	first := startAgentBinary(t, addr, agentDir)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(agentDir, dirlock.FileName)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not lock its data dir")
+		}
+	}
+	out, err := runToExit(t, 20*time.Second, "dev", "--listen", freeAddr(t), "--data-dir", dataDir)
+	wantInUse(t, out, err, agentDir, first.Process.Pid)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -155,7 +156,13 @@ func (tm *taskManager) step(ctx context.Context) {
 		if bad := Check(&t.Assignment.Definition, tm.e.cfg.LogDrivers); len(bad) > 0 {
 			tm.failAll("UnsupportedParameterError: this agent cannot honour " + strings.Join(bad, "; "))
 		} else if refused := tm.e.cfg.Policy.Refused(&t.Assignment.Definition); len(refused) > 0 {
-			tm.failAll("Refused by the instance: " + strings.Join(refused, "; "))
+			if !slices.ContainsFunc(t.Containers, func(c *Container) bool { return c.RuntimeID != "" }) {
+				tm.failAll("Refused by the instance: " + strings.Join(refused, "; "))
+			} else {
+				// Re-adopted after a restart with a stricter policy: the
+				// policy is for tasks still to start; this one keeps running.
+				tm.log.Warn("a task this instance now refuses was already started; it keeps running", "refused", strings.Join(refused, "; "))
+			}
 		}
 	}
 	if t.Desired == agentproto.StatusRunning && !t.VolumesReady {
