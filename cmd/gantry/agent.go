@@ -39,6 +39,7 @@ fail or turn unhealthy (see internal/agent/simrt).`,
 			}
 			cfg.Logger = log
 			cfg.AgentVersion = version
+			agent.RaiseFileLimit(log)
 			if accessKey != "" {
 				id, secret, ok := strings.Cut(accessKey, ":")
 				if !ok {
@@ -91,6 +92,10 @@ func agentFlags(fs *pflag.FlagSet, cfg *agent.Config, accessKey, pullPolicy, res
 	fs.StringVar(&cfg.RuntimeName, "runtime", cfg.RuntimeName, "container runtime: docker, or sim for simulated instances (--instances)")
 	fs.DurationVar(&cfg.StopTimeout, "stop-timeout", cfg.StopTimeout, "grace between SIGTERM and SIGKILL for containers without stopTimeout")
 	fs.DurationVar(&cfg.CleanupWait, "cleanup-wait", cfg.CleanupWait, "how long a stopped task's containers are kept before removal")
+	fs.BoolVar(&cfg.DisablePrivileged, "disable-privileged", envBool("GANTRY_DISABLE_PRIVILEGED"),
+		"refuse privileged containers, as ECS_DISABLE_PRIVILEGED: the instance does not advertise the capability, and a privileged task is stopped ($GANTRY_DISABLE_PRIVILEGED)")
+	fs.BoolVar(&cfg.DisableDockerSocketMounts, "disable-docker-socket-mounts", envBool("GANTRY_DISABLE_DOCKER_SOCKET_MOUNTS"),
+		"stop tasks whose host volumes expose the Docker socket (the socket or a directory holding it) ($GANTRY_DISABLE_DOCKER_SOCKET_MOUNTS)")
 }
 
 func parsePorts(s string) ([]int, error) {

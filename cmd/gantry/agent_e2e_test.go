@@ -32,9 +32,14 @@ type e2e struct {
 	dataDir string
 	stop    func()
 	agent   *agent.Agent
+	// configure, when set, adjusts the agent's configuration.
+	configure func(*agent.Config)
 }
 
-func newE2E(t *testing.T) *e2e {
+func newE2E(t *testing.T) *e2e { t.Helper(); return newE2EWith(t, nil) }
+
+// newE2EWith is newE2E with an agent whose configuration configure adjusts.
+func newE2EWith(t *testing.T, configure func(*agent.Config)) *e2e {
 	t.Helper()
 	if err := imagesOnce(); err != nil {
 		t.Fatal(err)
@@ -45,7 +50,7 @@ func newE2E(t *testing.T) *e2e {
 	}
 	t.Cleanup(env.Close)
 	region := gantrytest.NewRegion()
-	e := &e2e{t: t, env: env, ecs: env.ECSIn(region), region: region, cluster: "e2e", dataDir: t.TempDir()}
+	e := &e2e{t: t, env: env, ecs: env.ECSIn(region), region: region, cluster: "e2e", dataDir: t.TempDir(), configure: configure}
 	if _, err := e.ecs.CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String(e.cluster)}); err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +72,9 @@ func (e *e2e) startAgent() {
 	cfg.PullPolicy = rt.PullPreferCached
 	cfg.StopTimeout = 2 * time.Second
 	cfg.Logger = agenttest.Logger()
+	if e.configure != nil {
+		e.configure(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := agent.New(ctx, cfg)
 	if err != nil {

@@ -20,6 +20,12 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C or SIGTERM ends ctx and the command shuts down; a
+	// second one is no longer caught, so it ends the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	var pprofAddr string
 	root := &cobra.Command{
 		Use:               "gantry",

@@ -50,9 +50,10 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServer runs `gantry server` and waits until it answers.
-func startServer(t *testing.T, dataDir, addr string) *exec.Cmd {
+func startServer(t *testing.T, dataDir, addr string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binary, "server", "--listen", addr, "--data-dir", dataDir, "--access-key", "AKIDDUR:secret", "--log-level", "warn")
+	args := append([]string{"server", "--listen", addr, "--data-dir", dataDir, "--access-key", "AKIDDUR:secret", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(binary, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gantry-dev/gantry/internal/agent"
+	"github.com/gantry-dev/gantry/internal/dirlock"
+	"github.com/gantry-dev/gantry/internal/reconcile"
 	"github.com/gantry-dev/gantry/internal/server"
 )
 
@@ -31,6 +34,10 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringVar(&cfg.RegistryDir, "registry-dir", env("GANTRY_REGISTRY_DIR", cfg.RegistryDir), "directory of the registry's blobs, ideally on its own filesystem; default <data-dir>/registry ($GANTRY_REGISTRY_DIR)")
 	fs.StringVar(&cfg.RegistryDiskReserve, "registry-disk-reserve", env("GANTRY_REGISTRY_DISK_RESERVE", cfg.RegistryDiskReserve), "free space the registry leaves on its filesystem, as a size (1GiB) or a percentage (5%); uploads that would eat into it are refused ($GANTRY_REGISTRY_DISK_RESERVE)")
 	fs.IntVar(&cfg.RegistryMaxUploads, "registry-max-uploads", envInt("GANTRY_REGISTRY_MAX_UPLOADS", cfg.RegistryMaxUploads), "blob upload sessions one access key may hold open at once; 0 for the default, 256 ($GANTRY_REGISTRY_MAX_UPLOADS)")
+	if cfg.AgentLostAfter == 0 {
+		cfg.AgentLostAfter = reconcile.AgentLostAfter
+	}
+	fs.DurationVar(&cfg.AgentLostAfter, "agent-lost-after", envDuration("GANTRY_AGENT_LOST_AFTER", cfg.AgentLostAfter), "a service's tasks on an instance whose agent has been silent this long are stopped and replaced elsewhere ($GANTRY_AGENT_LOST_AFTER)")
 	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 }
 
@@ -111,7 +118,7 @@ func watchDisk(ctx context.Context, dir string) {
 func devCmd() *cobra.Command {
 	cfg := server.Default()
 	var logLevel string
-	var noAgent bool
+	var noAgent, stopTasks bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything on this machine: control plane with embedded etcd accepting the test/test key, and one agent on the local Docker",
@@ -130,10 +137,16 @@ func devCmd() *cobra.Command {
 				return err
 			}
 			agentDone := make(chan error, 1)
+			var a *agent.Agent
 			agentNote := "One agent runs your tasks on the local Docker (cluster default)."
 			if noAgent {
 				agentNote = "No agent (--no-agent): tasks stay PENDING until one registers."
-			} else if a, err := startDevAgent(cmd.Context(), s.URL(), cfg.DataDir, log); err != nil {
+			} else if a, err = startDevAgent(cmd.Context(), s.URL(), cfg.DataDir, stopTasks, log); err != nil {
+				var inUse *dirlock.InUseError
+				if errors.As(err, &inUse) {
+					s.Close()
+					return err
+				}
 				agentNote = fmt.Sprintf("WARNING: no agent: %v\n  The control plane runs; tasks stay PENDING until an agent registers.", err)
 				fmt.Fprintln(os.Stderr, "gantry dev: WARNING: Docker is not usable, running without an agent:", err)
 			} else {
@@ -154,28 +167,52 @@ Press Ctrl-C to stop.
 `, s.URL(), cfg.DataDir, agentNote)
 			select {
 			case <-cmd.Context().Done():
-				if !noAgent {
-					select {
-					case <-agentDone:
-					case <-time.After(5 * time.Second):
-					}
-				}
-				return s.Close()
 			case err := <-waitCh(s):
 				return err
 			}
+			if a == nil {
+				fmt.Println("gantry dev stopped.")
+				return s.Close()
+			}
+			if stopTasks {
+				fmt.Println("Stopping the agent's tasks first (--stop-tasks-on-exit); Ctrl-C again leaves them running.")
+			}
+			// The agent ends first (with --stop-tasks-on-exit, once its
+			// tasks are stopped and reported), the control plane after it.
+			<-agentDone
+			err = s.Close()
+			fmt.Println(devExitNote(a.ActiveTasks(), stopTasks, cfg.DataDir))
+			return err
 		},
 	}
 	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
 	cmd.Flags().BoolVar(&noAgent, "no-agent", false, "run the control plane only")
+	cmd.Flags().BoolVar(&stopTasks, "stop-tasks-on-exit", envBool("GANTRY_STOP_TASKS_ON_EXIT"),
+		"on Ctrl-C or SIGTERM, stop the agent's tasks before exiting, instead of leaving their containers running for the next start to re-adopt ($GANTRY_STOP_TASKS_ON_EXIT)")
 	return cmd
+}
+
+// devExitNote is the line `gantry dev` prints as it exits: what became of
+// its tasks' containers.
+func devExitNote(active int, stopTasks bool, dataDir string) string {
+	switch {
+	case active == 0 && stopTasks:
+		return "gantry dev stopped: its tasks were stopped first (--stop-tasks-on-exit)."
+	case active == 0:
+		return "gantry dev stopped: no task was running."
+	case stopTasks:
+		return fmt.Sprintf("gantry dev stopped: %d task(s) did not stop in time; their containers keep running and the next gantry dev on %s re-adopts them.", active, dataDir)
+	}
+	return fmt.Sprintf("gantry dev stopped: the containers of its %d running task(s) keep running; the next gantry dev on %s re-adopts them (--stop-tasks-on-exit stops them instead).", active, dataDir)
 }
 
 // startDevAgent prepares the in-process agent of `gantry dev`; it fails when
 // Docker is not reachable.
-func startDevAgent(ctx context.Context, endpoint, dataDir string, log *slog.Logger) (*agent.Agent, error) {
+func startDevAgent(ctx context.Context, endpoint, dataDir string, stopTasks bool, log *slog.Logger) (*agent.Agent, error) {
 	acfg := devAgentConfig(endpoint, dataDir)
 	acfg.Logger = log
+	acfg.StopTasksOnExit = stopTasks
+	agent.RaiseFileLimit(log)
 	return agent.New(ctx, acfg)
 }
 
@@ -205,6 +242,11 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
 }
 
 func envDuration(name string, def time.Duration) time.Duration {

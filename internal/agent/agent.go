@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/agent/metadata"
 	"github.com/gantry-dev/gantry/internal/agent/rt"
 	"github.com/gantry-dev/gantry/internal/agentproto"
+	"github.com/gantry-dev/gantry/internal/dirlock"
 	"github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
 
@@ -42,12 +44,31 @@ type Agent struct {
 	meta  *metadata.Server
 	arn   string
 	ready chan struct{}
+	// lock is the data directory's lock (nil for a fleet's instance: the
+	// fleet holds its parent directory's).
+	lock *dirlock.Lock
+	// gate holds the poll loop while the container runtime does not answer.
+	gate runtimeGate
 }
 
-// New connects the runtime and opens the checkpoint; Run does the rest.
-func New(ctx context.Context, cfg Config) (*Agent, error) {
+// New locks the data directory (a second agent on it fails at once, naming
+// the process that holds it), connects the runtime and opens the
+// checkpoint; Run does the rest and releases the directory when it returns
+// (Close releases it for an agent that never runs).
+func New(ctx context.Context, cfg Config) (a *Agent, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var lock *dirlock.Lock
+	if !cfg.dirLocked {
+		if lock, err = dirlock.Acquire(cfg.DataDir, "gantry agent"); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Release()
+			}
+		}()
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -71,8 +92,11 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	return &Agent{cfg: cfg, log: log, rt: runtime, info: info, ecs: ecsClient(&cfg), cl: newClient(&cfg),
-		store: store, ready: make(chan struct{})}, nil
+		store: store, ready: make(chan struct{}), lock: lock}, nil
 }
+
+// Close releases the data directory; Run calls it when it returns.
+func (a *Agent) Close() error { return a.lock.Release() }
 
 // Run starts an agent and runs it until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
@@ -98,8 +122,10 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // Run registers (retrying until the control plane answers), restores the
 // engine from the checkpoint and polls until ctx ends. Containers keep
-// running when it returns, to be re-adopted by the next run.
+// running when it returns, to be re-adopted by the next run, unless
+// StopTasksOnExit has it stop them first.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.Close()
 	cp := a.store.snapshot()
 	prev := cp.InstanceArn
 	if cp.Cluster != a.cfg.Cluster || cp.Endpoint != a.cfg.Endpoint {
@@ -138,6 +164,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	ecfg.StopTimeout = a.cfg.StopTimeout
 	ecfg.CleanupWait = a.cfg.CleanupWait
 	ecfg.LogDrivers = append(a.info.LogDrivers, "none")
+	ecfg.Policy.DisablePrivileged = a.cfg.DisablePrivileged
+	if a.cfg.DisableDockerSocketMounts {
+		host := a.cfg.DockerHost
+		if host == "" {
+			host = os.Getenv("DOCKER_HOST")
+		}
+		ecfg.Policy.DockerSockets = engine.DockerSockets(host)
+	}
 	ecfg.Logger = a.log
 	var engCP *engine.Checkpoint
 	if prev == arn {
@@ -156,7 +190,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.meta != nil {
 		a.meta.SetSource(a.eng)
 	}
-	ectx, cancel := context.WithCancel(ctx)
+	// The engine outlives ctx by as long as stopTasks takes.
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		cancel()
 		a.eng.Wait()
@@ -166,7 +201,47 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	a.eng.Start(ectx, engCP)
 	close(a.ready)
-	return a.poll(ctx)
+	go a.watchRuntime(ectx)
+	err := a.poll(ctx)
+	if a.cfg.StopTasksOnExit {
+		a.stopTasks()
+	}
+	return err
+}
+
+// StopTasksWait bounds how long an agent with StopTasksOnExit waits for its
+// tasks to stop and the stops to be reported (ECS's longest stopTimeout is
+// two minutes).
+const StopTasksWait = 150 * time.Second
+
+// stopTasks stops every task of the instance and waits until they are
+// stopped and reported, or StopTasksWait has passed.
+func (a *Agent) stopTasks() {
+	n := a.eng.Active()
+	if n == 0 {
+		return
+	}
+	a.log.Info("stopping the instance's tasks before exiting", "tasks", n)
+	a.eng.StopAll("Stopped by the agent on exit (--stop-tasks-on-exit)")
+	deadline := time.Now().Add(StopTasksWait)
+	for !a.eng.Settled() {
+		if time.Now().After(deadline) {
+			a.log.Warn("tasks still not stopped and reported; exiting anyway", "after", StopTasksWait, "tasks", a.eng.Active())
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ActiveTasks counts the instance's tasks whose containers are not all
+// stopped (0 before Run has started the engine).
+func (a *Agent) ActiveTasks() int {
+	select {
+	case <-a.ready:
+		return a.eng.Active()
+	default:
+		return 0
+	}
 }
 
 // metadataAddr is where the task metadata endpoint listens: the Docker
@@ -194,6 +269,10 @@ func (a *Agent) poll(ctx context.Context) error {
 	var lastFull time.Time
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
+		pctx, done := a.pollContext(ctx)
+		if ctx.Err() != nil {
+			break
+		}
 		full := ack == 0 || time.Since(lastFull) >= fullSyncEvery
 		req := agentproto.PollRequest{
 			Cluster:              a.cfg.Cluster,
@@ -208,10 +287,15 @@ func (a *Agent) poll(ctx context.Context) error {
 			req.Manifest = a.eng.Manifest()
 		}
 		var resp agentproto.PollResponse
-		err := a.cl.call(ctx, agentproto.TargetPrefix+".Poll", &req, &resp, (agentproto.MaxWaitSeconds+15)*time.Second)
+		err := a.cl.call(pctx, agentproto.TargetPrefix+".Poll", &req, &resp, (agentproto.MaxWaitSeconds+15)*time.Second)
+		interrupted := pctx.Err() != nil
+		done()
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if interrupted {
+				continue // the runtime stopped answering: wait for it
 			}
 			if code := apiCode(err); code == "ClientException" || code == "InvalidParameterException" {
 				a.log.Error("the control plane no longer knows this instance; restart the agent to register again", "instance", a.arn, "err", err)

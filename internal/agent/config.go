@@ -68,11 +68,32 @@ type Config struct {
 	StopTimeout time.Duration
 	// CleanupWait is how long stopped tasks' containers are kept.
 	CleanupWait time.Duration
+	// DisablePrivileged refuses privileged containers, as the ECS agent's
+	// ECS_DISABLE_PRIVILEGED: the instance does not advertise
+	// com.amazonaws.ecs.capability.privileged-container (so placement never
+	// sends it a privileged task), and a privileged task that arrives anyway
+	// is stopped with a reason naming the flag.
+	DisablePrivileged bool
+	// DisableDockerSocketMounts refuses tasks with a host volume that
+	// exposes the Docker socket (the socket itself or a directory holding
+	// it): such a container controls the host's Docker.
+	DisableDockerSocketMounts bool
+	// RuntimeCheckInterval is how often the agent checks that the
+	// container runtime answers (default 10s; not for simulated instances).
+	RuntimeCheckInterval time.Duration
+	// StopTasksOnExit stops every task (and waits, up to StopTasksWait, for
+	// the stops to be reported) when Run's context ends, instead of leaving
+	// the containers running for the next start to re-adopt.
+	StopTasksOnExit bool
 	// Metadata serves the task metadata endpoint when true.
 	Metadata bool
 	// AgentVersion is reported in versionInfo.
 	AgentVersion string
 	Logger       *slog.Logger
+
+	// dirLocked is set by RunFleet, which locks the fleet's data directory
+	// once for all its instances' subdirectories.
+	dirLocked bool
 }
 
 // DefaultReservedPorts are the ports the ECS agent reserves by default.
@@ -83,21 +104,22 @@ var DefaultReservedPorts = []int{22, 2375, 2376, 51678, 51679, 51680}
 func Default() Config {
 	home, _ := os.UserHomeDir()
 	return Config{
-		Endpoint:         "http://127.0.0.1:4566",
-		Cluster:          "default",
-		DataDir:          filepath.Join(home, ".gantry", "agent"),
-		Region:           "us-east-1",
-		HostIP:           "127.0.0.1",
-		MemoryReserveMiB: 256,
-		ReservedPorts:    append([]int(nil), DefaultReservedPorts...),
-		AvailabilityZone: "local-a",
-		InstanceType:     "gantry.local",
-		PullPolicy:       rt.PullDefault,
-		RuntimeName:      "docker",
-		StopTimeout:      30 * time.Second,
-		CleanupWait:      time.Hour,
-		Metadata:         true,
-		AgentVersion:     "dev",
+		Endpoint:             "http://127.0.0.1:4566",
+		Cluster:              "default",
+		DataDir:              filepath.Join(home, ".gantry", "agent"),
+		Region:               "us-east-1",
+		HostIP:               "127.0.0.1",
+		MemoryReserveMiB:     256,
+		ReservedPorts:        append([]int(nil), DefaultReservedPorts...),
+		AvailabilityZone:     "local-a",
+		InstanceType:         "gantry.local",
+		PullPolicy:           rt.PullDefault,
+		RuntimeName:          "docker",
+		StopTimeout:          30 * time.Second,
+		CleanupWait:          time.Hour,
+		Metadata:             true,
+		AgentVersion:         "dev",
+		RuntimeCheckInterval: 10 * time.Second,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/agent/simrt"
+	"github.com/gantry-dev/gantry/internal/dirlock"
 )
 
 // DefaultSimCheckpointInterval is how long `gantry agent --runtime sim`
@@ -60,6 +61,14 @@ func RunFleet(ctx context.Context, cfg Config, n int, zones []string, opts simrt
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DataDir != "" { // else Validate says what to fix
+		lock, err := dirlock.Acquire(cfg.DataDir, "gantry agent --runtime sim")
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+		cfg.dirLocked = true
 	}
 	agents := make([]*Agent, n)
 	for i := range agents {

@@ -22,11 +22,15 @@ import (
 // offers them (none is always there).
 var loggingDrivers = []string{"json-file", "local", "journald", "syslog", "none", "fluentd", "gelf"}
 
+// privilegedCapability says the instance runs privileged containers; an
+// agent with DisablePrivileged leaves it out, as ECS_DISABLE_PRIVILEGED does.
+const privilegedCapability = "com.amazonaws.ecs.capability.privileged-container"
+
 // capabilities are what the task engine honours, as ECS names them.
 var capabilities = []string{
 	"ecs.capability.container-health-check",
 	"ecs.capability.container-ordering",
-	"com.amazonaws.ecs.capability.privileged-container",
+	privilegedCapability,
 	"ecs.capability.docker-plugin.local",
 	"ecs.capability.pid-ipc-namespace-sharing",
 	"com.amazonaws.ecs.capability.task-cpu-mem-limit",
@@ -114,6 +118,9 @@ func attributes(cfg *Config, info rt.Info) []types.Attribute {
 		}
 	}
 	for _, c := range capabilities {
+		if c == privilegedCapability && cfg.DisablePrivileged {
+			continue // placement then never sends a privileged task here
+		}
 		add(c, "")
 	}
 	for _, a := range cfg.Attributes {

@@ -29,7 +29,10 @@ var rules = []rule{
 	// The service reconcile step is pure too: the standard library only.
 	{pkg: "internal/reconcile"},
 	// The agent never imports server code.
-	{pkg: "internal/agent", allowed: []string{"internal/agent", "internal/agentproto", "internal/model", "internal/wire"}, thirdParty: true},
+	{pkg: "internal/agent", allowed: []string{"internal/agent", "internal/agentproto", "internal/dirlock", "internal/model", "internal/wire"}, thirdParty: true},
+	// The data directory lock (agent and server) knows only the standard
+	// library.
+	{pkg: "internal/dirlock"},
 	// The agent protocol is shared by both sides and knows only the wire.
 	{pkg: "internal/agentproto", allowed: []string{"internal/wire"}},
 }

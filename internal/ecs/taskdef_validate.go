@@ -743,6 +743,9 @@ func requiredAttributes(td *w.TaskDefinition, mode string) []w.Attribute {
 		if len(c.DependsOn) > 0 {
 			set["ecs.capability.container-ordering"] = true
 		}
+		if c.Privileged != nil && *c.Privileged {
+			set["com.amazonaws.ecs.capability.privileged-container"] = true
+		}
 		if lc := c.LogConfiguration; lc != nil {
 			set[docker+"1.18"] = true
 			set["com.amazonaws.ecs.capability.logging-driver."+lc.LogDriver] = true

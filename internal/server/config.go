@@ -106,7 +106,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"--agent-timeout", c.AgentTimeout}, {"stopped task retention", c.StoppedTaskRetention}, {"purge interval", c.PurgeInterval}} {
+	}{{"--agent-timeout", c.AgentTimeout}, {"--agent-lost-after", c.AgentLostAfter}, {"stopped task retention", c.StoppedTaskRetention}, {"purge interval", c.PurgeInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive duration (0 for the default), got %v", d.flag, d.v))
 		}

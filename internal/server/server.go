@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
+	"github.com/gantry-dev/gantry/internal/dirlock"
 	"github.com/gantry-dev/gantry/internal/ecr"
 	"github.com/gantry-dev/gantry/internal/ecs"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -42,12 +42,15 @@ type Server struct {
 	loops     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+
+	// lock holds the data directory while the embedded etcd runs in it.
+	lock *dirlock.Lock
 }
 
 // Start opens the store, binds the listener and serves in the background:
 // the ECS API and the agent protocol on one edge, and the purge of old
 // stopped tasks.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -64,16 +67,27 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	for _, p := range pairs {
 		keys.Add(p[0], p[1], cfg.AccountID)
 	}
+	var lock *dirlock.Lock
 	if len(cfg.EtcdEndpoints) == 0 {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("data dir: %w", err)
+		// Before the embedded etcd opens: a second server on this data dir
+		// fails here at once instead of waiting on etcd's own file lock.
+		if lock, err = dirlock.Acquire(cfg.DataDir, "a gantry control plane"); err != nil {
+			return nil, err
 		}
+		defer func() {
+			if err != nil {
+				lock.Release()
+			}
+		}()
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	store, err := state.Open(ctx, state.Config{Endpoints: cfg.EtcdEndpoints, DataDir: cfg.DataDir}, log)
+	// The store outlives ctx (a signal ends a command's context before
+	// Close runs): its etcd clients must not be cancelled under the
+	// elections and writes Close still makes.
+	store, err := state.Open(context.WithoutCancel(ctx), state.Config{Endpoints: cfg.EtcdEndpoints, DataDir: cfg.DataDir}, log)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -107,7 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("GET /metrics", mets.Handler())
 	mux.Handle("/v2/", mets.Registry(reg))
 	mux.Handle("/", mets.API(edge))
-	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1), lock: lock}
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -178,7 +192,7 @@ func (s *Server) Close() error {
 		s.stop()
 		s.loops.Wait()
 		s.reg.Close()
-		s.closeErr = errors.Join(err, s.store.Close())
+		s.closeErr = errors.Join(err, s.store.Close(), s.lock.Release())
 	})
 	return s.closeErr
 }

@@ -53,6 +53,11 @@ func (s *Store) MaxTxnOps() int { return cmp.Or(s.maxTxnOps, DefaultMaxTxnOps) }
 // Close releases the client and stops the embedded etcd, if any.
 func (s *Store) Close() error {
 	err := s.cli.Close()
+	if s.embedded != nil && errors.Is(err, context.Canceled) {
+		// The in-process client has no connection to close: its Close
+		// always answers the cancel it has just made itself.
+		err = nil
+	}
 	if s.wcli != nil {
 		err = errors.Join(err, s.wcli.Close())
 	}

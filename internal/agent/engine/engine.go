@@ -87,6 +87,8 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// LogDrivers are the logging drivers the runtime offers (Check).
 	LogDrivers []string
+	// Policy is what the instance's operator refuses to run.
+	Policy Policy
 	// MetadataURI returns the task metadata endpoint URI of a container
 	// (its ECS_CONTAINER_METADATA_URI_V4), or nil for none.
 	MetadataURI func(token string) string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,8 @@ type taskManager struct {
 
 	mu      sync.Mutex
 	pending *agentproto.Assignment // latest update from a payload
+	// localStop is the reason of a stop asked by Engine.StopAll.
+	localStop string
 
 	wake     chan struct{}
 	stopDone chan string
@@ -68,6 +71,7 @@ func (tm *taskManager) run(ctx context.Context) {
 	tm.publish()
 	for ctx.Err() == nil {
 		tm.takeUpdate()
+		tm.takeLocalStop()
 		tm.refresh(ctx)
 		tm.step(ctx)
 		tm.publish()
@@ -151,6 +155,14 @@ func (tm *taskManager) step(ctx context.Context) {
 		tm.checked = true
 		if bad := Check(&t.Assignment.Definition, tm.e.cfg.LogDrivers); len(bad) > 0 {
 			tm.failAll("UnsupportedParameterError: this agent cannot honour " + strings.Join(bad, "; "))
+		} else if refused := tm.e.cfg.Policy.Refused(&t.Assignment.Definition); len(refused) > 0 {
+			if !slices.ContainsFunc(t.Containers, func(c *Container) bool { return c.RuntimeID != "" }) {
+				tm.failAll("Refused by the instance: " + strings.Join(refused, "; "))
+			} else {
+				// Re-adopted after a restart with a stricter policy: the
+				// policy is for tasks still to start; this one keeps running.
+				tm.log.Warn("a task this instance now refuses was already started; it keeps running", "refused", strings.Join(refused, "; "))
+			}
 		}
 	}
 	if t.Desired == agentproto.StatusRunning && !t.VolumesReady {

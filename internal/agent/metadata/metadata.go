@@ -3,6 +3,12 @@
 // GET ${URI} answers the container's metadata, GET ${URI}/task the task's,
 // in the JSON shapes of ECS's endpoint. The URI's last element is the
 // container's runtime name, which identifies it.
+//
+// A task that floods the endpoint is throttled as the ECS agent throttles
+// it (429 past 40 requests a second, bursts of 60, per task), and the
+// endpoint bounds its connections (MaxConns, MaxConnsPerSource, read, write
+// and idle timeouts) so that a flood cannot take the agent's file
+// descriptors, which its Docker and control-plane connections need.
 package metadata
 
 import (
@@ -31,11 +37,12 @@ type Source interface {
 
 // Server is a running metadata endpoint.
 type Server struct {
-	ln   net.Listener
-	http *http.Server
-	log  *slog.Logger
-	mu   sync.RWMutex
-	src  Source
+	ln    net.Listener
+	http  *http.Server
+	log   *slog.Logger
+	limit *limiter
+	mu    sync.RWMutex
+	src   Source
 	// AvailabilityZone is reported in task metadata.
 	zone string
 }
@@ -48,12 +55,20 @@ func Start(ctx context.Context, addr, zone string, log *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, fmt.Errorf("task metadata endpoint: %w", err)
 	}
-	s := &Server{ln: ln, log: log, zone: zone}
+	s := &Server{ln: ln, log: log, zone: zone, limit: newLimiter(RequestRate, RequestBurst)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v4/{token}", s.container)
 	mux.HandleFunc("GET /v4/{token}/task", s.task)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go s.http.Serve(ln)
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: readTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    8 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go s.http.Serve(newLimitListener(ln, MaxConns, MaxConnsPerSource))
 	log.Info("task metadata endpoint listening", "addr", ln.Addr().String())
 	return s, nil
 }
@@ -82,6 +97,15 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) (*engine.Task, s
 		return nil, "", false
 	}
 	t, name, ok := src.Lookup(r.PathValue("token"))
+	key := "addr " + host(r.RemoteAddr)
+	if ok {
+		key = "task " + t.Assignment.TaskArn
+	}
+	if !s.limit.allow(key, time.Now()) {
+		// As the ECS agent: per task (an unknown token, per source address).
+		http.Error(w, "You have reached maximum request limit.", http.StatusTooManyRequests)
+		return nil, "", false
+	}
 	if !ok {
 		http.Error(w, "no such container", http.StatusNotFound)
 		return nil, "", false
