@@ -108,8 +108,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Keys:     keys,
 		Services: []*awsapi.Service{ops.API(), ops.AgentAPI(), ecrOps.API()},
 		Logger:   log,
-		// PutImage carries manifests of up to 4 MiB, JSON-escaped.
-		MaxBody: 10 << 20,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
