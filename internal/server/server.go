@@ -33,6 +33,7 @@ type Server struct {
 	ecr   *ecr.Service
 	reg   *registry.Registry
 	ln    net.Listener
+	conns *connLimiter
 	http  *http.Server
 	done  chan error
 
@@ -71,10 +72,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	maxConns := cfg.MaxConnections
+	if nofile := raiseOpenFiles(log); nofile > 0 && uint64(maxConns) > nofile/2 {
+		// Half the descriptors stay for etcd, the registry's files and
+		// the process's own clients.
+		log.Warn("connection cap lowered to half the open files limit", "max_connections", cfg.MaxConnections, "open_files", nofile, "now", nofile/2)
+		maxConns = int(nofile / 2)
+	}
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	conns := newConnLimiter(maxConns, log)
+	ln := limitListener{Listener: tcp, l: conns}
 	store, err := state.Open(ctx, state.Config{Endpoints: cfg.EtcdEndpoints, DataDir: cfg.DataDir}, log)
 	if err != nil {
 		ln.Close()
@@ -108,13 +118,26 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Keys:     keys,
 		Services: []*awsapi.Service{ops.API(), ops.AgentAPI(), ecrOps.API()},
 		Logger:   log,
+		// The default body limit is 1 MiB; ECR's actions that carry
+		// manifests and layer parts raise theirs (ecr.Service.API).
+		MaxBuffered: cfg.MaxBufferedBodies,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("/v2/", reg)
 	mux.Handle("/", edge)
-	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1)}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, conns: conns, done: make(chan error, 1)}
+	// No ReadTimeout or WriteTimeout for the whole server: they would cut
+	// registry uploads and downloads, and agents' long polls. guard sets
+	// each request's deadlines instead; headers and idle keep-alives have
+	// their own timeouts, and conns caps what is open.
+	s.http = &http.Server{
+		Handler:           guard(mux, conns, cfg.BodyStallTimeout, apiWriteTimeout),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ConnState:         conns.connState,
+		ConnContext:       connContext,
+	}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.loops.Add(1)
@@ -130,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.done <- err
 	}()
-	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints)
+	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints, "max_connections", maxConns)
 	return s, nil
 }
 
@@ -161,6 +184,9 @@ func registrySecret(ctx context.Context, store *state.Store) ([]byte, error) {
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// OpenConnections is the number of client connections the server holds.
+func (s *Server) OpenConnections() int { return s.conns.open() }
 
 // URL is the endpoint URL clients use.
 func (s *Server) URL() string { return "http://" + s.Addr() }
