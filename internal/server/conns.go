@@ -147,8 +147,8 @@ type connKey struct{}
 // while the handler runs, and sets the deadlines of the request. A request
 // with a body must keep sending it: each read pushes the read deadline
 // stall further, so that a large registry upload runs as long as it moves
-// while a stalled one is dropped; once the body is read the deadline is
-// lifted, so that an agent's long poll is not cut. Answers of the AWS APIs
+// while a stalled one is dropped; once the body is read there is no read
+// deadline, so that an agent's long poll is not cut. Answers of the AWS APIs
 // must be taken within writeTimeout; the registry's (blobs of any size)
 // have no write deadline.
 func guard(h http.Handler, l *connLimiter, stall, writeTimeout time.Duration) http.Handler {
@@ -176,7 +176,7 @@ func guard(h http.Handler, l *connLimiter, stall, writeTimeout time.Duration) ht
 }
 
 // stallBody pushes the connection's read deadline forward as the body
-// arrives, and lifts it at the body's end.
+// arrives.
 type stallBody struct {
 	io.ReadCloser
 	rc    *http.ResponseController
@@ -186,15 +186,12 @@ type stallBody struct {
 
 func (b *stallBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	switch {
-	case err == io.EOF:
-		b.rc.SetReadDeadline(time.Time{})
-	case err != nil:
-		// A stalled body keeps its deadline: the server's drain of
-		// what is left must not wait either.
-	case n > 0:
-		// Pushing the deadline costs a timer update: once per 1/8 of the
-		// stall is enough.
+	// Pushing the deadline costs a timer update: once per 1/8 of the stall
+	// is enough. At the body's end net/http lifts the deadline itself (it
+	// then watches the connection for the client going away); after an
+	// error the deadline stays, so that the server's drain of what is left
+	// does not wait either.
+	if n > 0 && err == nil {
 		if now := time.Now(); now.Sub(b.last) > b.stall/8 {
 			b.last = now
 			b.rc.SetReadDeadline(now.Add(b.stall))
