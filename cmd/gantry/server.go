@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringArrayVar(&cfg.AccessKeys, "access-key", envList("GANTRY_ACCESS_KEYS"), "accepted access key as ID:SECRET, repeatable ($GANTRY_ACCESS_KEYS, comma-separated)")
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("GANTRY_MAX_CONNECTIONS", cfg.MaxConnections), "client connections held open at most; past it the one idle longest is closed ($GANTRY_MAX_CONNECTIONS)")
 	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
 	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 }
@@ -42,6 +44,7 @@ func serverCmd() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			warnSecretsOnCommandLine(cmd.Flags(), log)
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -63,6 +66,7 @@ func devCmd() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			warnSecretsOnCommandLine(cmd.Flags(), log)
 			cfg.AcceptTestKey = true
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
@@ -118,6 +122,15 @@ func startDevAgent(ctx context.Context, endpoint, dataDir string, log *slog.Logg
 	return agent.New(ctx, acfg)
 }
 
+// warnSecretsOnCommandLine warns when --access-key was given on the
+// command line, where any user of the machine reads it with ps.
+func warnSecretsOnCommandLine(fs *pflag.FlagSet, log *slog.Logger) {
+	if fs.Changed("access-key") {
+		log.Warn("--access-key puts secret keys on the command line, where ps shows them to every user of this machine; " +
+			"prefer --credentials-file or $GANTRY_ACCESS_KEYS")
+	}
+}
+
 func waitCh(s *server.Server) <-chan error {
 	ch := make(chan error, 1)
 	go func() { ch <- s.Wait() }()
@@ -137,6 +150,13 @@ func envList(name string) []string {
 		return nil
 	}
 	return strings.Split(v, ",")
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
