@@ -185,27 +185,13 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reqID, target strin
 		fail(RequestTooLarge.Errorf("The request body is larger than the limit of %d bytes.", limit))
 		return
 	}
-	room := limit + 1
-	if r.ContentLength >= 0 {
-		room = r.ContentLength
-	}
-	if !e.buffered.acquire(r.Context(), room, e.bufferWait) {
-		o.reason = "the edge holds as many request bodies as it may (MaxBuffered)"
-		fail(Throttling.Errorf("Rate exceeded"))
-		return
-	}
-	defer e.buffered.release(room)
-	var body []byte
-	var err error
-	if r.ContentLength >= 0 {
-		body = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, room))
-	}
-	if err != nil {
-		o.reason = err.Error()
-		fail(Serialization.Errorf("could not read the request body: %v", err))
+	body, held, aerr := e.readBody(r, limit)
+	defer e.buffered.release(held)
+	if aerr != nil {
+		if aerr.Code == Throttling {
+			o.reason = "the request bodies in flight hold all the bytes the edge may buffer (MaxBuffered)"
+		}
+		fail(aerr)
 		return
 	}
 	if int64(len(body)) > limit {
@@ -247,6 +233,43 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reqID, target strin
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf)
 	o.status = http.StatusOK
+}
+
+// readBody reads r's body, of at most limit bytes (one more tells it is
+// larger), and returns it with the bytes of room it holds in the edge's
+// budget, to give back when the request ends. Room is taken as the body
+// arrives, by doubling the buffer: a body that trickles in holds what it
+// sent, not what it announced.
+func (e *Edge) readBody(r *http.Request, limit int64) ([]byte, int64, *Error) {
+	const first = 16 << 10
+	var buf []byte
+	var held int64
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, held, nil
+			}
+			size := int64(first)
+			if r.ContentLength >= 0 && r.ContentLength < size {
+				size = r.ContentLength + 1 // +1 sees the end without growing
+			}
+			size = min(max(size, 2*int64(cap(buf))), limit+1)
+			if !e.buffered.acquire(r.Context(), size-held, e.bufferWait) {
+				return nil, held, Throttling.Errorf("Rate exceeded")
+			}
+			grown := make([]byte, len(buf), size)
+			copy(grown, buf)
+			buf, held = grown, size
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, held, nil
+		}
+		if err != nil {
+			return nil, held, Serialization.Errorf("could not read the request body: %v", err)
+		}
+	}
 }
 
 // bodyLimit is the body limit of action, if it has its own.

@@ -188,24 +188,24 @@ func TestBodyLimitsPerAction(t *testing.T) {
 	}
 }
 
-// Finding: bodies in flight were not bounded. With the bytes allowed held
-// by a request whose body is slow, the next one is throttled rather than
-// buffered; once the first is gone the next is served.
+// Finding: bodies in flight were not bounded. The bytes the bodies being
+// read hold are: past the bound, the request that needs more room is
+// throttled, and small requests still fit in what is left.
 func TestBufferedBodiesAreBounded(t *testing.T) {
 	env := start(t, func(c *server.Config) { c.MaxBufferedBodies = 10 << 20 })
+	const putImage = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 	put := bytes.Repeat([]byte(" "), 10<<20)
 	hog := dial(t, env)
-	hog.Write(signedHead(t, env.Server.Addr(), "ecr", "AmazonEC2ContainerRegistry_V20150921.PutImage", put))
-	hog.Write(put[:100])
-	time.Sleep(100 * time.Millisecond) // the hog's headers are read and its room taken
+	hog.Write(signedHead(t, env.Server.Addr(), "ecr", putImage, put))
+	hog.Write(put[:6<<20])             // holds 8 MiB of room once read
+	time.Sleep(300 * time.Millisecond) // for the server to read what the socket holds
 
-	body := []byte(`{"clusters":["default"]}`)
-	conn := dial(t, env)
-	conn.Write(append(signedHead(t, env.Server.Addr(), "ecs", describeClusters, body), body...))
-	if status, code := readResponse(t, conn); status != 400 || code != "ThrottlingException:" {
-		t.Fatalf("with the bytes held: %d %s, want ThrottlingException", status, code)
+	second := dial(t, env)
+	second.Write(signedHead(t, env.Server.Addr(), "ecr", putImage, put))
+	go second.Write(put[:3<<20]) // needs 4 MiB at 2 MiB read: there are 2
+	if status, code := readResponse(t, second); status != 400 || code != "ThrottlingException:" {
+		t.Fatalf("past the bound: %d %s, want ThrottlingException", status, code)
 	}
-	hog.Close()
 	gt.Must(env.ECSIn("us-east-1").DescribeClusters(context.Background(), &ecs.DescribeClustersInput{}))(t)
 }
 
