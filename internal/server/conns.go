@@ -18,33 +18,43 @@ import (
 // descriptors (which the embedded etcd needs for its WAL) or its memory by
 // opening connections and sending nothing.
 //
-// It sheds rather than blocks. Every connection is either busy (a request
-// of it is in a handler: it has sent complete headers and is being
-// answered) or sheddable (just accepted, reading headers, or idle between
-// requests: it holds no work). Sheddable connections sit in a list in the
-// order they became so. When a connection arrives with the cap reached,
-// the limiter closes the connection that has been sheddable longest (an
-// attacker's idle socket, or a keep-alive that a client reopens at no cost)
-// and admits the new one; only when every connection is busy is the new
-// one closed at once. A busy connection is never shed: its request runs to
-// its end, which the server's deadlines bound (headers, body stall, idle).
-// So a flood of idle connections costs legitimate clients at most a
+// It sheds rather than blocks. Every connection is busy (a request of it is
+// in a handler: it has sent complete headers and is being answered), fresh
+// (accepted, and has not yet sent a complete request: an idle or slow
+// attacker's socket looks like this) or idle (it has been answered and
+// waits as a keep-alive). When a connection arrives with the cap reached,
+// the limiter closes the fresh connection waiting longest, else the idle
+// one waiting longest (a client reopens a keep-alive at the cost of a
+// handshake), and admits the new one; only when every connection is busy is
+// the new one closed at once. Shedding fresh ones first keeps the
+// connections of clients that have made requests open however many idle
+// sockets arrive; a busy connection is never shed, as its request runs to
+// an end the server's deadlines bound (headers, body stall, write). So a
+// flood of idle connections costs legitimate clients nothing, or at worst a
 // reconnect, never a wait, and the process never holds more than the cap.
 type connLimiter struct {
 	max int
 	log *slog.Logger
 
-	mu        sync.Mutex
-	conns     map[net.Conn]*tracked
-	sheddable list.List // of net.Conn, longest sheddable first
-	shed      atomic.Int64
-	refused   atomic.Int64
+	mu          sync.Mutex
+	conns       map[net.Conn]*tracked
+	fresh, idle list.List // of net.Conn, waiting longest first
+	shed        atomic.Int64
+	refused     atomic.Int64
 }
 
-// tracked is the limiter's record of one connection: its element in the
-// sheddable list while it is sheddable.
+// tracked is the limiter's record of one connection: the list it waits in
+// (fresh or idle; none while busy) and its element there.
 type tracked struct {
+	in   *list.List
 	elem *list.Element
+}
+
+func (t *tracked) leave() {
+	if t.in != nil {
+		t.in.Remove(t.elem)
+		t.in, t.elem = nil, nil
+	}
 }
 
 func newConnLimiter(max int, log *slog.Logger) *connLimiter {
@@ -52,13 +62,16 @@ func newConnLimiter(max int, log *slog.Logger) *connLimiter {
 }
 
 // admit decides on a connection just accepted: it reports whether c may be
-// served, having closed the longest-sheddable connection to make room if
-// the cap is reached.
+// served, having closed a waiting connection to make room if the cap is
+// reached.
 func (l *connLimiter) admit(c net.Conn) bool {
 	l.mu.Lock()
 	var victim net.Conn
 	if len(l.conns) >= l.max {
-		front := l.sheddable.Front()
+		front := l.fresh.Front()
+		if front == nil {
+			front = l.idle.Front()
+		}
 		if front == nil {
 			l.mu.Unlock()
 			if l.refused.Add(1)&1023 == 1 {
@@ -67,15 +80,15 @@ func (l *connLimiter) admit(c net.Conn) bool {
 			return false
 		}
 		victim = front.Value.(net.Conn)
-		l.sheddable.Remove(front)
+		l.conns[victim].leave()
 		delete(l.conns, victim)
 	}
-	l.conns[c] = &tracked{elem: l.sheddable.PushBack(c)}
+	l.conns[c] = &tracked{in: &l.fresh, elem: l.fresh.PushBack(c)}
 	l.mu.Unlock()
 	if victim != nil {
 		victim.Close()
 		if l.shed.Add(1)&1023 == 1 {
-			l.log.Info("connection limit reached: closing the connections idle longest", "max_connections", l.max, "shed_so_far", l.shed.Load())
+			l.log.Info("connection limit reached: closing the connections waiting longest", "max_connections", l.max, "shed_so_far", l.shed.Load())
 		}
 	}
 	return true
@@ -92,15 +105,10 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 	}
 	switch s {
 	case http.StateIdle:
-		if t.elem == nil {
-			t.elem = l.sheddable.PushBack(c)
-		} else {
-			l.sheddable.MoveToBack(t.elem)
-		}
+		t.leave()
+		t.in, t.elem = &l.idle, l.idle.PushBack(c)
 	case http.StateClosed, http.StateHijacked:
-		if t.elem != nil {
-			l.sheddable.Remove(t.elem)
-		}
+		t.leave()
 		delete(l.conns, c)
 	}
 }
@@ -109,9 +117,8 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 func (l *connLimiter) busy(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t, ok := l.conns[c]; ok && t.elem != nil {
-		l.sheddable.Remove(t.elem)
-		t.elem = nil
+	if t, ok := l.conns[c]; ok {
+		t.leave()
 	}
 }
 

@@ -121,6 +121,41 @@ func TestIdleConnectionsAreShedAtTheCap(t *testing.T) {
 	}
 }
 
+// A flood of fresh connections does not shed the keep-alive of a client
+// that made requests: fresh ones go first.
+func TestKeepAliveOutlivesAFlood(t *testing.T) {
+	const max = 8
+	env := start(t, func(c *server.Config) { c.MaxConnections = max })
+	client := dial(t, env)
+	healthz := fmt.Sprintf("GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", env.Server.Addr())
+	io.WriteString(client, healthz)
+	br := bufio.NewReader(client)
+	get := func() int {
+		client.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("the client's keep-alive was closed: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	get()
+	for range 3 * max {
+		dial(t, env)
+	}
+	// The last dial has been admitted once a request on it is answered.
+	last := dial(t, env)
+	io.WriteString(last, healthz)
+	if status, _ := readResponse(t, last); status != 200 {
+		t.Fatalf("healthz on a new connection: %d", status)
+	}
+	io.WriteString(client, healthz)
+	if status := get(); status != 200 {
+		t.Fatalf("healthz on the keep-alive: %d", status)
+	}
+}
+
 // Finding: no idle timeout. A keep-alive connection that sends nothing
 // more is closed.
 func TestIdleKeepAliveIsClosed(t *testing.T) {
