@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,9 +58,124 @@ func BenchmarkAPIUnderConnectionFlood(b *testing.B) {
 	}
 	rss0 := procRSS(srv)
 
-	// The flood runs for the ramp and the window, then stops by itself.
+	// The flood runs in a process of its own (this test binary, re-run),
+	// so that its goroutines and descriptors are not the measuring
+	// client's; it stops by itself after the ramp and the window.
 	const ramp = 5 * time.Second
 	ctx, stop := context.WithTimeout(context.Background(), ramp+window)
+	defer stop()
+	var wg sync.WaitGroup
+	sleep := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	var floodOut bytes.Buffer
+	fl := exec.Command(os.Args[0], "-test.run", "^TestFloodProcess$", "-test.v")
+	fl.Env = append(os.Environ(), "BENCH_FLOOD_ADDR="+addr, "BENCH_FLOOD_IDLE="+strconv.Itoa(idle),
+		"BENCH_FLOOD_FOR="+(ramp+window).String())
+	fl.Stdout, fl.Stderr = &floodOut, os.Stderr
+	if err := fl.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		fl.Process.Kill() // only if it did not stop by itself
+		fl.Wait()
+	}()
+
+	// Sample the server's memory and descriptors while it runs.
+	var peakRSS, peakFDs atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for sleep(250 * time.Millisecond) {
+			peakRSS.Store(max(peakRSS.Load(), procRSS(srv)))
+			peakFDs.Store(max(peakFDs.Load(), int64(procFDs(srv))))
+		}
+	}()
+
+	sleep(ramp)
+	b.ResetTimer()
+	cpu0 := srv.cpu()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	var workers sync.WaitGroup
+	for range 2 {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if err := call(); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	workers.Wait()
+	b.StopTimer()
+	serverCPU := srv.cpu() - cpu0
+	stop()
+	wg.Wait()
+	if err := fl.Wait(); err != nil {
+		b.Logf("flood process: %v", err)
+	}
+
+	up := srv.cmd.ProcessState == nil && syscall.Kill(srv.cmd.Process.Pid, 0) == nil
+	if resp, err := http.Get(url + "/healthz"); err != nil {
+		up = false
+	} else {
+		resp.Body.Close()
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(p*float64(len(lat)-1))]) / 1e6
+	}
+	for _, line := range strings.Split(floodOut.String(), "\n") {
+		if strings.Contains(line, "flood:") {
+			b.Log(strings.TrimSpace(line))
+		}
+	}
+	b.Logf("DescribeClusters: %d calls, %d errors (first: %v); p50 %.2f ms, p99 %.2f ms; server RSS %d MB before, %d MB peak; %d descriptors peak; server CPU %s in the %s window; up: %v",
+		len(lat), errs.Load(), firstErr.Load(), q(0.5), q(0.99), rss0>>20, peakRSS.Load()>>20, peakFDs.Load(), serverCPU, window, up)
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(float64(len(lat))/window.Seconds(), "req/s")
+	b.ReportMetric(float64(errs.Load()), "errors")
+	b.ReportMetric(float64(peakRSS.Load()>>20), "peak-rss-MB")
+	b.ReportMetric(float64(peakFDs.Load()), "peak-fds")
+	b.ReportMetric(0, "ns/op")
+	if !up {
+		b.Fatal("the server did not stay up")
+	}
+}
+
+// TestFloodProcess is the flood of BenchmarkAPIUnderConnectionFlood, run
+// in a process of its own; it does nothing unless the benchmark starts it.
+func TestFloodProcess(t *testing.T) {
+	addr := os.Getenv("BENCH_FLOOD_ADDR")
+	if addr == "" {
+		t.Skip("run by BenchmarkAPIUnderConnectionFlood")
+	}
+	idle, _ := strconv.Atoi(os.Getenv("BENCH_FLOOD_IDLE"))
+	d, _ := time.ParseDuration(os.Getenv("BENCH_FLOOD_FOR"))
+	const ramp = 5 * time.Second
+	ctx, stop := context.WithTimeout(context.Background(), d)
 	defer stop()
 	var wg sync.WaitGroup
 	var dialed, closedByServer, dialErrs atomic.Int64
@@ -151,77 +267,9 @@ func BenchmarkAPIUnderConnectionFlood(b *testing.B) {
 		}()
 	}
 
-	// Sample the server's memory and descriptors while it runs.
-	var peakRSS, peakFDs atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for sleep(250 * time.Millisecond) {
-			peakRSS.Store(max(peakRSS.Load(), procRSS(srv)))
-			peakFDs.Store(max(peakFDs.Load(), int64(procFDs(srv))))
-		}
-	}()
-
-	sleep(ramp)
-	b.Logf("after the ramp: %d idle connections dialed, %d closed by the server, %d dial errors", dialed.Load(), closedByServer.Load(), dialErrs.Load())
-	b.ResetTimer()
-	cpu0 := srv.cpu()
-	var mu sync.Mutex
-	var lat []time.Duration
-	var errs atomic.Int64
-	var firstErr atomic.Value
-	var workers sync.WaitGroup
-	for range 2 {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			var mine []time.Duration
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if err := call(); err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		}()
-	}
-	workers.Wait()
-	b.StopTimer()
-	serverCPU := srv.cpu() - cpu0
 	wg.Wait()
-
-	up := srv.cmd.ProcessState == nil && syscall.Kill(srv.cmd.Process.Pid, 0) == nil
-	if resp, err := http.Get(url + "/healthz"); err != nil {
-		up = false
-	} else {
-		resp.Body.Close()
-	}
-	slices.Sort(lat)
-	q := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[int(p*float64(len(lat)-1))]) / 1e6
-	}
-	b.Logf("%d idle connections held by the flood (%d dialed, %d closed by the server, %d dial errors), 50 trickling bodies, %d unsigned 10 MiB uploads sent",
+	t.Logf("flood: %d idle connections held (%d dialed, %d closed by the server, %d dial errors), 50 trickling bodies, %d unsigned 10 MiB uploads sent",
 		idle, dialed.Load(), closedByServer.Load(), dialErrs.Load(), unsignedSent.Load())
-	b.Logf("DescribeClusters: %d calls, %d errors (first: %v); p50 %.2f ms, p99 %.2f ms; server RSS %d MB before, %d MB peak; %d descriptors peak; server CPU %s in the %s window; up: %v",
-		len(lat), errs.Load(), firstErr.Load(), q(0.5), q(0.99), rss0>>20, peakRSS.Load()>>20, peakFDs.Load(), serverCPU, window, up)
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric(float64(len(lat))/window.Seconds(), "req/s")
-	b.ReportMetric(float64(errs.Load()), "errors")
-	b.ReportMetric(float64(peakRSS.Load()>>20), "peak-rss-MB")
-	b.ReportMetric(float64(peakFDs.Load()), "peak-fds")
-	b.ReportMetric(0, "ns/op")
-	if !up {
-		b.Fatal("the server did not stay up")
-	}
 }
 
 // procRSS is the resident memory of the process, in bytes.
