@@ -75,7 +75,7 @@ func (l *connLimiter) admit(c net.Conn) bool {
 		if front == nil {
 			l.mu.Unlock()
 			if l.refused.Add(1)&1023 == 1 {
-				l.log.Warn("connection refused: every connection is busy", "max_connections", l.max, "refused_so_far", l.refused.Load())
+				l.log.Warn("connection refused: every connection is busy", logMaxConns, l.max, "refused_so_far", l.refused.Load())
 			}
 			return false
 		}
@@ -88,7 +88,7 @@ func (l *connLimiter) admit(c net.Conn) bool {
 	if victim != nil {
 		victim.Close()
 		if l.shed.Add(1)&1023 == 1 {
-			l.log.Info("connection limit reached: closing the connections waiting longest", "max_connections", l.max, "shed_so_far", l.shed.Load())
+			l.log.Info("connection limit reached: closing the connections waiting longest", logMaxConns, l.max, "shed_so_far", l.shed.Load())
 		}
 	}
 	return true
@@ -147,6 +147,9 @@ func (ln limitListener) Accept() (net.Conn, error) {
 		c.Close()
 	}
 }
+
+// logMaxConns is the log attribute of the connection cap.
+const logMaxConns = "max_connections"
 
 type connKey struct{}
 

@@ -76,7 +76,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if nofile := raiseOpenFiles(log); nofile > 0 && uint64(maxConns) > nofile/2 {
 		// Half the descriptors stay for etcd, the registry's files and
 		// the process's own clients.
-		log.Warn("connection cap lowered to half the open files limit", "max_connections", cfg.MaxConnections, "open_files", nofile, "now", nofile/2)
+		log.Warn("connection cap lowered to half the open files limit", logMaxConns, cfg.MaxConnections, "open_files", nofile, "now", nofile/2)
 		maxConns = int(nofile / 2)
 	}
 	tcp, err := net.Listen("tcp", cfg.Listen)
@@ -153,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.done <- err
 	}()
-	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints, "max_connections", maxConns)
+	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints, logMaxConns, maxConns)
 	return s, nil
 }
 
