@@ -270,3 +270,8 @@ func startFails(cfg server.Config) error {
 	}
 	return err
 }
+
+// deadline bounds a test's wait for an answer.
+func deadline() time.Time { return time.Now().Add(10 * time.Second) }
+
+func bufioReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
