@@ -52,6 +52,9 @@ func (b *budget) acquire(ctx context.Context, n int64, wait time.Duration) bool 
 
 // release gives back n bytes of room.
 func (b *budget) release(n int64) {
+	if n == 0 {
+		return
+	}
 	b.mu.Lock()
 	b.used -= n
 	close(b.freed)
