@@ -232,3 +232,17 @@ func TestVersionFlag(t *testing.T) {
 		t.Fatalf("gantry --version printed %q, want %q", got, want)
 	}
 }
+
+// A duplicate access key id is refused at start, naming it; --access-key
+// (secrets visible in ps) draws a warning.
+func TestServerRefusesDuplicateAccessKey(t *testing.T) {
+	cmd := exec.Command(binary, "server", "--listen", freeAddr(t), "--data-dir", t.TempDir(),
+		"--access-key", "AKIDDUP:one", "--access-key", "AKIDDUP:two")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `access key "AKIDDUP" is configured twice`) {
+		t.Fatalf("duplicate --access-key: err %v, output %s", err, out)
+	}
+	if !strings.Contains(string(out), "level=WARN") || !strings.Contains(string(out), "--credentials-file") {
+		t.Fatalf("no warning about secrets on the command line: %s", out)
+	}
+}

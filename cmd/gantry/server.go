@@ -30,6 +30,7 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringArrayVar(&cfg.AccessKeys, "access-key", envList("GANTRY_ACCESS_KEYS"), "accepted access key as ID:SECRET, repeatable ($GANTRY_ACCESS_KEYS, comma-separated)")
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("GANTRY_MAX_CONNECTIONS", cfg.MaxConnections), "client connections held open at most; past it the one idle longest is closed ($GANTRY_MAX_CONNECTIONS)")
 	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
 	fs.StringVar(&cfg.RegistryDir, "registry-dir", env("GANTRY_REGISTRY_DIR", cfg.RegistryDir), "directory of the registry's blobs, ideally on its own filesystem; default <data-dir>/registry ($GANTRY_REGISTRY_DIR)")
 	fs.StringVar(&cfg.RegistryDiskReserve, "registry-disk-reserve", env("GANTRY_REGISTRY_DISK_RESERVE", cfg.RegistryDiskReserve), "free space the registry leaves on its filesystem, as a size (1GiB) or a percentage (5%); uploads that would eat into it are refused ($GANTRY_REGISTRY_DISK_RESERVE)")
@@ -54,6 +55,7 @@ func serverCmd() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			warnSecretsOnCommandLine(cmd.Flags(), log)
 			warnFullDisk(cfg.DataDir)
 			go watchDisk(cmd.Context(), cfg.DataDir)
 			if err := server.Run(cmd.Context(), cfg); err != nil {
@@ -129,6 +131,7 @@ func devCmd() *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			warnSecretsOnCommandLine(cmd.Flags(), log)
 			cfg.AcceptTestKey = true
 			warnFullDisk(cfg.DataDir)
 			go watchDisk(cmd.Context(), cfg.DataDir)
@@ -214,6 +217,15 @@ func startDevAgent(ctx context.Context, endpoint, dataDir string, stopTasks bool
 	acfg.StopTasksOnExit = stopTasks
 	agent.RaiseFileLimit(log)
 	return agent.New(ctx, acfg)
+}
+
+// warnSecretsOnCommandLine warns when --access-key was given on the
+// command line, where any user of the machine reads it with ps.
+func warnSecretsOnCommandLine(fs *pflag.FlagSet, log *slog.Logger) {
+	if fs.Changed("access-key") {
+		log.Warn("--access-key puts secret keys on the command line, where ps shows them to every user of this machine; " +
+			"prefer --credentials-file or $GANTRY_ACCESS_KEYS")
+	}
 }
 
 func waitCh(s *server.Server) <-chan error {

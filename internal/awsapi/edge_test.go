@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,14 +40,20 @@ type echoOut struct {
 
 var testInvalid = ClientCode("InvalidParameterException")
 
-func testEdge(t *testing.T) *httptest.Server {
+func testEdge(t *testing.T) *httptest.Server { return testEdgeLogging(t, io.Discard) }
+
+// testEdgeLogging is testEdge with its log written to w.
+func testEdgeLogging(t *testing.T, logTo io.Writer) *httptest.Server {
 	m := Model{Enums: map[string][]string{"Mode": {"fast", "slow"}}, InvalidParameter: testInvalid}
-	svc := &Service{TargetPrefix: "TestService_20200101", Actions: map[string]Handler{
+	svc := &Service{TargetPrefix: "TestService_20200101", SigningName: "test", BodyLimits: map[string]int64{"Large": 8192}, Actions: map[string]Handler{
 		"Echo": Action(m, func(ctx context.Context, in *echoIn) (*echoOut, error) {
 			return &echoOut{Name: in.Name, Caller: CallerFrom(ctx)}, nil
 		}),
 		"Fail": Action(m, func(ctx context.Context, in *echoIn) (*echoOut, error) {
 			return nil, errors.New("disk on fire: secret detail")
+		}),
+		"Large": Action(m, func(ctx context.Context, in *echoIn) (*echoOut, error) {
+			return &echoOut{Name: in.Name}, nil
 		}),
 		"Refuse": Action(m, func(ctx context.Context, in *echoIn) (*echoOut, error) {
 			return nil, testInvalid.Errorf("name %q is taken", in.Name)
@@ -53,7 +61,8 @@ func testEdge(t *testing.T) *httptest.Server {
 	}}
 	keys := Keys{}
 	keys.Add("AKIDTEST", "s3cr3t", "111122223333")
-	e := NewEdge(EdgeConfig{Keys: keys, Services: []*Service{svc}, MaxBody: 4096})
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e := NewEdge(EdgeConfig{Keys: keys, Services: []*Service{svc}, MaxBody: 4096, Logger: log})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv
@@ -62,10 +71,13 @@ func testEdge(t *testing.T) *httptest.Server {
 type call struct {
 	target, body      string
 	key, secret, tok  string
-	region            string
+	region, service   string
 	at                time.Time
 	unsigned, presign bool
+	expires           string // X-Amz-Expires of a presigned request
+	payload           string // the payload hash signed, if not the body's
 	extraHeaders      map[string]string
+	afterSign         func(*http.Request)
 }
 
 func (c call) do(t *testing.T, srv *httptest.Server) (*http.Response, map[string]any) {
@@ -87,19 +99,33 @@ func (c call) do(t *testing.T, srv *httptest.Server) (*http.Response, map[string
 	if c.at.IsZero() {
 		c.at = time.Now()
 	}
+	if c.service == "" {
+		c.service = "test"
+	}
 	if !c.unsigned {
 		sum := sha256.Sum256([]byte(c.body))
+		payload := hex.EncodeToString(sum[:])
+		if c.payload != "" {
+			payload = c.payload
+		}
 		creds := aws.Credentials{AccessKeyID: c.key, SecretAccessKey: c.secret, SessionToken: c.tok}
 		signer := v4.NewSigner()
 		if c.presign {
-			u, _, err := signer.PresignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "test", c.region, c.at)
+			if c.expires != "" {
+				req.URL.RawQuery = "X-Amz-Expires=" + c.expires
+			}
+			u, signed, err := signer.PresignHTTP(context.Background(), creds, req, payload, c.service, c.region, c.at)
 			if err != nil {
 				t.Fatal(err)
 			}
 			req.URL, _ = url.Parse(u)
-		} else if err := signer.SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "test", c.region, c.at); err != nil {
+			req.Header = signed
+		} else if err := signer.SignHTTP(context.Background(), creds, req, payload, c.service, c.region, c.at); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if c.afterSign != nil {
+		c.afterSign(req)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -145,16 +171,107 @@ func TestEdgeSignedCall(t *testing.T) {
 	}
 }
 
-func TestEdgeSessionTokenAndPresign(t *testing.T) {
+// A presigned request is accepted only with an expiry within AWS's bound
+// and a signed body, like any other.
+func TestEdgePresigned(t *testing.T) {
+	srv := testEdge(t)
+	echo := "TestService_20200101.Echo"
+	resp, body := call{target: echo, body: `{"name":"pre"}`, presign: true, expires: "300"}.do(t, srv)
+	if resp.StatusCode != 200 || body["name"] != "pre" {
+		t.Fatalf("presigned with X-Amz-Expires: %d %v", resp.StatusCode, body)
+	}
+	for _, tc := range []struct {
+		name string
+		c    call
+		code string
+	}{
+		{"no expiry", call{target: echo, body: `{"name":"pre"}`, presign: true}, "IncompleteSignatureException"},
+		{"expiry beyond 7 days", call{target: echo, body: `{"name":"pre"}`, presign: true, expires: "604801"}, "IncompleteSignatureException"},
+		{"expired", call{target: echo, body: `{"name":"pre"}`, presign: true, expires: "60", at: time.Now().Add(-2 * time.Minute)}, "InvalidSignatureException"},
+		// A URL signed over the host only with an unsigned payload is a
+		// bearer token for any action and body: refused.
+		{"host only, unsigned payload", call{target: echo, body: `{"name":"pre"}`, presign: true, expires: "300", payload: "UNSIGNED-PAYLOAD",
+			afterSign: func(r *http.Request) { r.Header.Del("X-Amz-Target") }, extraHeaders: map[string]string{}}, "InvalidSignatureException"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
+			if c.afterSign != nil {
+				// Sign without the target header, then send the target.
+				c.afterSign = func(r *http.Request) { r.Header.Set("X-Amz-Target", echo) }
+				c.target = ""
+			}
+			resp, body := c.do(t, srv)
+			wantError(t, resp, body, 400, tc.code)
+		})
+	}
+}
+
+// A header-signed request must sign its body: UNSIGNED-PAYLOAD is refused,
+// and a body other than the one signed does not pass.
+func TestEdgeUnsignedPayload(t *testing.T) {
+	srv := testEdge(t)
+	echo := "TestService_20200101.Echo"
+	resp, body := call{target: echo, body: `{"name":"a"}`, payload: "UNSIGNED-PAYLOAD",
+		extraHeaders: map[string]string{"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"}}.do(t, srv)
+	wantError(t, resp, body, 400, "InvalidSignatureException")
+	// The body swapped after signing with UNSIGNED-PAYLOAD.
+	resp, body = call{target: echo, body: `{"name":"a"}`, payload: "UNSIGNED-PAYLOAD",
+		extraHeaders: map[string]string{"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"},
+		afterSign: func(r *http.Request) {
+			r.Body = io.NopCloser(strings.NewReader(`{"name":"b"}`))
+			r.ContentLength = int64(len(`{"name":"b"}`))
+		}}.do(t, srv)
+	wantError(t, resp, body, 400, "InvalidSignatureException")
+}
+
+// A session token Gantry did not issue is refused as AWS refuses one.
+func TestEdgeSessionToken(t *testing.T) {
 	srv := testEdge(t)
 	resp, body := call{target: "TestService_20200101.Echo", body: `{"name":"tok"}`, tok: "FQoGZXIvYXdzEXAMPLE"}.do(t, srv)
-	if resp.StatusCode != 200 {
-		t.Fatalf("session token: %d %v", resp.StatusCode, body)
+	wantError(t, resp, body, 400, "UnrecognizedClientException")
+	if body["message"] != "The security token included in the request is invalid." {
+		t.Fatalf("message = %q", body["message"])
 	}
-	resp, body = call{target: "TestService_20200101.Echo", body: `{"name":"pre"}`, presign: true}.do(t, srv)
-	if resp.StatusCode != 200 {
-		t.Fatalf("presigned: %d %v", resp.StatusCode, body)
+	resp, body = call{target: "TestService_20200101.Echo", body: `{"name":"tok"}`, tok: "FQoGZXIvYXdzEXAMPLE", presign: true, expires: "60"}.do(t, srv)
+	wantError(t, resp, body, 400, "UnrecognizedClientException")
+}
+
+// The credential scope must name the service's signing name and a region.
+func TestEdgeCredentialScope(t *testing.T) {
+	srv := testEdge(t)
+	echo := "TestService_20200101.Echo"
+	resp, body := call{target: echo, body: `{"name":"a"}`, service: "ecs"}.do(t, srv)
+	wantError(t, resp, body, 400, "InvalidSignatureException")
+	if body["message"] != "Credential should be scoped to correct service: 'test'. " {
+		t.Fatalf("message = %q", body["message"])
 	}
+	for _, region := range []string{"a:b", "US-EAST-1", "eu--west-1", "x y"} {
+		resp, body := call{target: echo, body: `{"name":"a"}`, region: region}.do(t, srv)
+		wantError(t, resp, body, 400, "InvalidSignatureException")
+		if want := "Credential should be scoped to a valid region, not '" + region + "'. "; body["message"] != want {
+			t.Fatalf("message = %q, want %q", body["message"], want)
+		}
+	}
+}
+
+// The target header must be signed, or a signature would serve any action.
+func TestEdgeTargetMustBeSigned(t *testing.T) {
+	srv := testEdge(t)
+	resp, body := call{body: `{"name":"a"}`, afterSign: func(r *http.Request) { r.Header.Set("X-Amz-Target", "TestService_20200101.Echo") }}.do(t, srv)
+	wantError(t, resp, body, 400, "InvalidSignatureException")
+}
+
+// The body limit is the action's own where it has one, the edge's
+// otherwise.
+func TestEdgeBodyLimits(t *testing.T) {
+	srv := testEdge(t)
+	mid := `{"name":"` + strings.Repeat("x", 5000) + `"}`
+	resp, body := call{target: "TestService_20200101.Echo", body: mid}.do(t, srv)
+	wantError(t, resp, body, 413, "RequestEntityTooLargeException")
+	resp, body = call{target: "TestService_20200101.Large", body: mid}.do(t, srv)
+	wantError(t, resp, body, 400, "InvalidParameterException") // read, decoded, validated: name too long
+	resp, body = call{target: "TestService_20200101.Large", body: `{"name":"` + strings.Repeat("x", 9000) + `"}`}.do(t, srv)
+	wantError(t, resp, body, 413, "RequestEntityTooLargeException")
 }
 
 func TestEdgeAuthErrors(t *testing.T) {
@@ -247,4 +364,48 @@ func TestEmptyBodyIsEmptyRequest(t *testing.T) {
 	srv := testEdge(t)
 	resp, body := call{target: "TestService_20200101.Echo", body: ``}.do(t, srv)
 	wantError(t, resp, body, 400, "InvalidParameterException")
+}
+
+// Every refused call is logged at INFO with what an operator needs to find
+// it: the target, the error code, the access key id and the request id.
+func TestEdgeLogsRefusedCalls(t *testing.T) {
+	var buf syncBuffer
+	srv := testEdgeLogging(t, &buf)
+	resp, _ := call{target: "TestService_20200101.Echo", body: `{"name":"a"}`, key: "AKIDTEST", secret: "wrong"}.do(t, srv)
+	line := buf.String()
+	for _, want := range []string{"level=INFO", "target=TestService_20200101.Echo", "error=InvalidSignatureException",
+		"access_key_id=AKIDTEST", "request_id=" + resp.Header.Get("x-amzn-RequestId")} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("log %q lacks %q", line, want)
+		}
+	}
+	buf.Reset()
+	call{target: "TestService_20200101.Echo", body: `{"name":"a"}`}.do(t, srv)
+	if buf.String() != "" {
+		t.Fatalf("a successful call is logged at INFO: %q", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer the server's goroutines may write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
 }

@@ -45,5 +45,7 @@ var (
 	UnknownOperation           = Code{"UnknownOperationException", http.StatusBadRequest}
 	Serialization              = Code{"SerializationException", http.StatusBadRequest}
 	RequestTooLarge            = Code{"RequestEntityTooLargeException", http.StatusRequestEntityTooLarge}
-	InternalFailure            = Code{"InternalFailure", http.StatusInternalServerError}
+	// Throttling answers a request that found no room for its body.
+	Throttling      = Code{"ThrottlingException", http.StatusBadRequest}
+	InternalFailure = Code{"InternalFailure", http.StatusInternalServerError}
 )

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,8 @@ const (
 	amzDateFmt   = "20060102T150405Z"
 	// MaxClockSkew is how far a request's signing time may be from ours.
 	MaxClockSkew = 15 * time.Minute
+	// maxPresignExpires is the longest X-Amz-Expires AWS accepts: 7 days.
+	maxPresignExpires = 604800
 )
 
 // signature is what a request claims about its signing: from the
@@ -29,57 +32,119 @@ type signature struct {
 	amzDate                          time.Time
 	presigned                        bool
 	expires                          time.Duration
+	sessionToken                     string
 }
 
-// verify checks the SigV4 signature of r, whose body is body, against keys.
-// It returns the caller on success and an *Error the client expects otherwise.
-func verify(r *http.Request, body []byte, keys Keys, now time.Time) (Caller, *Error) {
+// authenticate checks what a request claims about its signing, before its
+// body is read: a well-formed signature (from the Authorization header or a
+// presigned query), a known access key, no session token Gantry did not
+// issue, a valid region, a signing time within the skew (and a presigned
+// request within its expiry), a signed body and a signed target. It returns
+// the signature and the key to verify it with once the body is read.
+func authenticate(r *http.Request, keys Keys, now time.Time) (*signature, Key, *Error) {
 	sig, err := parseSignature(r)
 	if err != nil {
-		return Caller{}, err
+		return nil, Key{}, err
 	}
 	key, ok := keys[sig.accessKey]
 	if !ok {
-		return Caller{}, UnrecognizedClient.Errorf("The security token included in the request is invalid.")
+		return sig, Key{}, UnrecognizedClient.Errorf("The security token included in the request is invalid.")
 	}
-	if d := now.Sub(sig.amzDate); d > MaxClockSkew || d < -MaxClockSkew {
+	if err := checkSessionToken(key, sig.sessionToken); err != nil {
+		return sig, key, err
+	}
+	if !validRegion(sig.region) {
+		return sig, key, InvalidSignature.Errorf("Credential should be scoped to a valid region, not '%s'. ", sig.region)
+	}
+	// A presigned request may be used until it expires; any other must be
+	// signed within the skew of now.
+	if d := now.Sub(sig.amzDate); (d > MaxClockSkew && !sig.presigned) || d < -MaxClockSkew {
 		rel := "earlier"
 		bound := now.Add(-MaxClockSkew)
 		sign := "-"
 		if d < 0 {
 			rel, bound, sign = "later", now.Add(MaxClockSkew), "+"
 		}
-		return Caller{}, InvalidSignature.Errorf("Signature expired: %s is now %s than %s (%s %s 15 min.)",
+		return sig, key, InvalidSignature.Errorf("Signature expired: %s is now %s than %s (%s %s 15 min.)",
 			sig.amzDate.Format(amzDateFmt), rel, bound.Format(amzDateFmt), now.Format(amzDateFmt), sign)
 	}
-	if sig.presigned && sig.expires > 0 && now.After(sig.amzDate.Add(sig.expires)) {
-		return Caller{}, InvalidSignature.Errorf("Request has expired: it was signed at %s for %s.", sig.amzDate.Format(amzDateFmt), sig.expires)
+	if sig.presigned && now.After(sig.amzDate.Add(sig.expires)) {
+		return sig, key, InvalidSignature.Errorf("Request has expired: it was signed at %s for %s.", sig.amzDate.Format(amzDateFmt), sig.expires)
 	}
 	if sig.amzDate.Format("20060102") != sig.date {
-		return Caller{}, InvalidSignature.Errorf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'", sig.date, sig.amzDate.Format("20060102"))
+		return sig, key, InvalidSignature.Errorf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'", sig.date, sig.amzDate.Format("20060102"))
 	}
-	payloads := []string{sha256Hex(body)}
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h == "UNSIGNED-PAYLOAD" {
-		payloads = []string{h}
-	} else if sig.presigned {
-		payloads = append(payloads, "UNSIGNED-PAYLOAD")
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && !isSHA256Hex(h) {
+		return sig, key, InvalidSignature.Errorf("X-Amz-Content-Sha256 is '%s': this service accepts only a signed body; sign the hex SHA-256 of the request body.", h)
 	}
-	k := signingKey(key.Secret, sig.date, sig.region, sig.service)
-	scope := strings.Join([]string{sig.date, sig.region, sig.service, "aws4_request"}, "/")
-	matched := false
-	for _, payload := range payloads {
-		canonical := canonicalRequest(r, sig, payload)
-		toSign := sigAlgorithm + "\n" + sig.amzDate.Format(amzDateFmt) + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
-		want := hex.EncodeToString(hmacSHA256(k, toSign))
-		if hmac.Equal([]byte(want), []byte(sig.signature)) {
-			matched = true
-			break
+	// The target must be signed, or one signature would serve every
+	// action: as a signed header, or (presigned) in the signed query.
+	targetSigned := slices.Contains(sig.signedHeaders, "x-amz-target") ||
+		sig.presigned && r.URL.Query().Get("X-Amz-Target") == targetOf(r)
+	for _, need := range []string{"host", "x-amz-target"} {
+		if !slices.Contains(sig.signedHeaders, need) && (need == "host" || !targetSigned) {
+			return sig, key, InvalidSignature.Errorf("The request must sign the %s header: add '%s' to SignedHeaders.", need, need)
 		}
 	}
-	if !matched {
-		return Caller{}, InvalidSignature.Errorf("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	return sig, key, nil
+}
+
+// targetOf is the X-Amz-Target of r: its header, or for a presigned
+// request (whose signer moves X-Amz-* headers into the query) its query
+// parameter.
+func targetOf(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		return t
 	}
-	return Caller{AccessKeyID: key.ID, Account: key.Account, Principal: key.Principal, Region: sig.region, Service: sig.service}, nil
+	return r.URL.Query().Get("X-Amz-Target")
+}
+
+// checkSessionToken is where a session token (X-Amz-Security-Token) is
+// checked against key. Gantry issues no temporary credentials yet, so any
+// token is one it did not issue, and AWS refuses those; an STS that issues
+// them extends this check.
+func checkSessionToken(key Key, token string) *Error {
+	if token != "" {
+		return UnrecognizedClient.Errorf("The security token included in the request is invalid.")
+	}
+	return nil
+}
+
+// validRegion reports whether region can name a region: lower-case letters
+// and digits in words joined by single hyphens (us-east-1), so that it is
+// safe inside an ARN and a store key.
+func validRegion(region string) bool {
+	if region == "" || len(region) > 50 {
+		return false
+	}
+	for _, word := range strings.Split(region, "-") {
+		if word == "" || strings.Trim(word, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// verifySignature checks sig against the request with its body: the body
+// is always part of what is signed (never UNSIGNED-PAYLOAD).
+func verifySignature(r *http.Request, sig *signature, key Key, body []byte) *Error {
+	k := signingKey(key.Secret, sig.date, sig.region, sig.service)
+	scope := strings.Join([]string{sig.date, sig.region, sig.service, "aws4_request"}, "/")
+	canonical := canonicalRequest(r, sig, sha256Hex(body))
+	toSign := sigAlgorithm + "\n" + sig.amzDate.Format(amzDateFmt) + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
+	want := hex.EncodeToString(hmacSHA256(k, toSign))
+	if !hmac.Equal([]byte(want), []byte(sig.signature)) {
+		return InvalidSignature.Errorf("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	}
+	return nil
 }
 
 func parseSignature(r *http.Request) (*signature, *Error) {
@@ -117,6 +182,7 @@ func parseSignature(r *http.Request) (*signature, *Error) {
 			return nil, IncompleteSignature.Errorf("The date %q is not in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z').", ds)
 		}
 		s.amzDate = t.UTC()
+		s.sessionToken = r.Header.Get("X-Amz-Security-Token")
 	case q.Get("X-Amz-Algorithm") != "":
 		if q.Get("X-Amz-Algorithm") != sigAlgorithm {
 			return nil, IncompleteSignature.Errorf("X-Amz-Algorithm must be %s.", sigAlgorithm)
@@ -131,13 +197,16 @@ func parseSignature(r *http.Request) (*signature, *Error) {
 			return nil, IncompleteSignature.Errorf("X-Amz-Date %q is not in ISO 8601 basic format.", q.Get("X-Amz-Date"))
 		}
 		s.amzDate, s.presigned = t, true
-		if e := q.Get("X-Amz-Expires"); e != "" {
-			n, err := strconv.Atoi(e)
-			if err != nil || n < 1 || n > 604800 {
-				return nil, IncompleteSignature.Errorf("X-Amz-Expires must be between 1 and 604800 seconds, got %q.", e)
-			}
-			s.expires = time.Duration(n) * time.Second
+		s.sessionToken = q.Get("X-Amz-Security-Token")
+		// A presigned request must say when it expires, within AWS's bound
+		// of 7 days: without it a signature would be valid for as long as
+		// the skew allows, to anyone who holds the URL.
+		e := q.Get("X-Amz-Expires")
+		n, err := strconv.Atoi(e)
+		if err != nil || n < 1 || n > maxPresignExpires {
+			return nil, IncompleteSignature.Errorf("A presigned request requires X-Amz-Expires between 1 and %d seconds, got '%s'.", maxPresignExpires, e)
 		}
+		s.expires = time.Duration(n) * time.Second
 	default:
 		return nil, MissingAuthenticationToken.Errorf("Missing Authentication Token")
 	}

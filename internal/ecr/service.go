@@ -47,7 +47,11 @@ func (s *Service) API() *awsapi.Service {
 	} {
 		maps.Copy(actions, group)
 	}
-	return &awsapi.Service{TargetPrefix: ecrwire.TargetPrefix, Actions: actions}
+	// PutImage carries a manifest of up to 4 MiB, JSON-escaped, and
+	// UploadLayerPart a part base64-encoded: they may send more than the
+	// edge's default body limit.
+	large := map[string]int64{"PutImage": 10 << 20, "UploadLayerPart": 10 << 20}
+	return &awsapi.Service{TargetPrefix: ecrwire.TargetPrefix, SigningName: "ecr", Actions: actions, BodyLimits: large}
 }
 
 // scope is one request's view: its caller and the registry namespace of the

@@ -24,6 +24,8 @@ func (s *Service) AgentAPI() *awsapi.Service {
 	m := awsapi.Model{Enums: w.Enums, InvalidParameter: InvalidParameter}
 	return &awsapi.Service{
 		TargetPrefix: agentproto.TargetPrefix,
+		// Agents sign for ECS, as the ECS agent does for its own protocol.
+		SigningName: "ecs",
 		Actions: map[string]awsapi.Handler{
 			"Poll":               awsapi.Action(m, s.Poll),
 			"SubmitStateChanges": awsapi.Action(m, s.SubmitStateChanges),

@@ -110,5 +110,5 @@ func (s *Service) API() *awsapi.Service {
 	} {
 		maps.Copy(actions, group)
 	}
-	return &awsapi.Service{TargetPrefix: ecswire.TargetPrefix, Actions: actions}
+	return &awsapi.Service{TargetPrefix: ecswire.TargetPrefix, SigningName: "ecs", Actions: actions}
 }

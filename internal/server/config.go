@@ -67,8 +67,36 @@ type Config struct {
 	// RotateRegistrySecret replaces the secret that signs registry tokens
 	// at start: every token issued before stops working.
 	RotateRegistrySecret bool
-	Logger               *slog.Logger
+
+	// MaxConnections caps the client connections held open
+	// (--max-connections; default 10,000, and at most half the open files
+	// limit): past it the connection idle longest is closed for each new
+	// one (see connLimiter).
+	MaxConnections int
+	// IdleTimeout closes a keep-alive connection that sends no request for
+	// this long (default 60 s, as AWS's load balancers).
+	IdleTimeout time.Duration
+	// BodyStallTimeout drops a request whose body sends nothing for this
+	// long (default 15 s); a body that keeps arriving, however large, is
+	// not cut.
+	BodyStallTimeout time.Duration
+	// MaxBufferedBodies bounds the bytes of AWS API request bodies held at
+	// once by the requests in flight (default 64 MiB).
+	MaxBufferedBodies int64
+
+	Logger *slog.Logger
 }
+
+// Defaults of the connection handling.
+const (
+	defaultMaxConnections = 10000
+	// apiWriteTimeout is how long a client has to take an AWS API answer
+	// (an agent's poll waits up to 20 s before it is answered).
+	apiWriteTimeout = 2 * time.Minute
+	// readHeaderTimeout is how long a client has to send a request's
+	// headers.
+	readHeaderTimeout = 10 * time.Second
+)
 
 // Default returns the configuration of a local control plane.
 func Default() Config {
@@ -82,6 +110,10 @@ func Default() Config {
 		PurgeInterval:               time.Minute,
 		RegistryMaintenanceInterval: 10 * time.Minute,
 		RegistryDiskReserve:         "1GiB",
+		MaxConnections:              defaultMaxConnections,
+		IdleTimeout:                 60 * time.Second,
+		BodyStallTimeout:            15 * time.Second,
+		MaxBufferedBodies:           64 << 20,
 	}
 }
 
@@ -106,7 +138,8 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"--agent-timeout", c.AgentTimeout}, {"--agent-lost-after", c.AgentLostAfter}, {"stopped task retention", c.StoppedTaskRetention}, {"purge interval", c.PurgeInterval}} {
+	}{{"--agent-timeout", c.AgentTimeout}, {"--agent-lost-after", c.AgentLostAfter}, {"stopped task retention", c.StoppedTaskRetention}, {"purge interval", c.PurgeInterval},
+		{"idle timeout", c.IdleTimeout}, {"body stall timeout", c.BodyStallTimeout}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive duration (0 for the default), got %v", d.flag, d.v))
 		}
@@ -116,6 +149,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RegistryMaxUploads < 0 {
 		errs = append(errs, fmt.Errorf("--registry-max-uploads must be positive (0 for the default), got %d", c.RegistryMaxUploads))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("--max-connections must be positive (0 for the default), got %d", c.MaxConnections))
 	}
 	if len(c.AccessKeys) == 0 && c.CredentialsFile == "" && !c.AcceptTestKey {
 		errs = append(errs, errors.New("no access keys: pass --access-key ID:SECRET or --credentials-file"))
@@ -138,6 +174,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PurgeInterval == 0 {
 		c.PurgeInterval = def.PurgeInterval
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = def.MaxConnections
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = def.IdleTimeout
+	}
+	if c.BodyStallTimeout == 0 {
+		c.BodyStallTimeout = def.BodyStallTimeout
+	}
+	if c.MaxBufferedBodies == 0 {
+		c.MaxBufferedBodies = def.MaxBufferedBodies
 	}
 	return c
 }
@@ -180,12 +228,26 @@ func ParseDiskReserve(s string) (bytes int64, percent float64, err error) {
 	return int64(v * mult), 0, nil
 }
 
-// keys returns every access key pair the server accepts.
+// keys returns every access key pair the server accepts. An access key id
+// given twice (by --access-key, $GANTRY_ACCESS_KEYS, the credentials file
+// or gantry dev's test key) is refused, naming both places: one of them
+// would silently not be the secret the server checks.
 func (c *Config) keys() ([][2]string, error) {
 	var out [][2]string
+	from := map[string]string{}
+	add := func(id, secret, where string) error {
+		if prev, ok := from[id]; ok {
+			return fmt.Errorf("access key %q is configured twice (%s and %s): give each access key once", id, prev, where)
+		}
+		from[id] = where
+		out = append(out, [2]string{id, secret})
+		return nil
+	}
 	for _, k := range c.AccessKeys {
 		id, secret, _ := strings.Cut(k, ":")
-		out = append(out, [2]string{id, secret})
+		if err := add(id, secret, "--access-key"); err != nil {
+			return nil, err
+		}
 	}
 	if c.CredentialsFile != "" {
 		f, err := os.Open(c.CredentialsFile)
@@ -203,14 +265,18 @@ func (c *Config) keys() ([][2]string, error) {
 			if !ok || id == "" || secret == "" {
 				return nil, fmt.Errorf("credentials file %s line %d: want ID:SECRET", c.CredentialsFile, n)
 			}
-			out = append(out, [2]string{id, secret})
+			if err := add(id, secret, fmt.Sprintf("credentials file %s line %d", c.CredentialsFile, n)); err != nil {
+				return nil, err
+			}
 		}
 		if err := sc.Err(); err != nil {
 			return nil, fmt.Errorf("credentials file: %w", err)
 		}
 	}
 	if c.AcceptTestKey {
-		out = append(out, [2]string{"test", "test"})
+		if err := add("test", "test", "the test key of gantry dev"); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -31,6 +31,7 @@ type Server struct {
 	ecr   *ecr.Service
 	reg   *registry.Registry
 	ln    net.Listener
+	conns *connLimiter
 	http  *http.Server
 	done  chan error
 
@@ -80,10 +81,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			}
 		}()
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	maxConns := cfg.MaxConnections
+	if nofile := raiseOpenFiles(log); nofile > 0 && uint64(maxConns) > nofile/2 {
+		// Half the descriptors stay for etcd, the registry's files and
+		// the process's own clients.
+		log.Warn("connection cap lowered to half the open files limit", logMaxConns, cfg.MaxConnections, "open_files", nofile, "now", nofile/2)
+		maxConns = int(nofile / 2)
+	}
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	conns := newConnLimiter(maxConns, log)
+	ln := limitListener{Listener: tcp, l: conns}
 	// The store outlives ctx (a signal ends a command's context before
 	// Close runs): its etcd clients must not be cancelled under the
 	// elections and writes Close still makes.
@@ -113,16 +123,27 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Keys:     keys,
 		Services: services,
 		Logger:   log,
-		// PutImage carries manifests of up to 4 MiB, JSON-escaped.
-		MaxBody: 10 << 20,
+		// The default body limit is 1 MiB; ECR's actions that carry
+		// manifests and layer parts raise theirs (ecr.Service.API).
+		MaxBuffered: cfg.MaxBufferedBodies,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /metrics", mets.Handler())
 	mux.Handle("/v2/", mets.Registry(reg))
 	mux.Handle("/", mets.API(edge))
-	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1), lock: lock}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, conns: conns, done: make(chan error, 1), lock: lock}
+	// No ReadTimeout or WriteTimeout for the whole server: they would cut
+	// registry uploads and downloads, and agents' long polls. guard sets
+	// each request's deadlines instead; headers and idle keep-alives have
+	// their own timeouts, and conns caps what is open.
+	s.http = &http.Server{
+		Handler:           guard(mux, conns, cfg.BodyStallTimeout, apiWriteTimeout),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ConnState:         conns.connState,
+		ConnContext:       connContext,
+	}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.loops.Add(1)
@@ -138,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.done <- err
 	}()
-	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints)
+	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints, logMaxConns, maxConns)
 	return s, nil
 }
 
@@ -171,6 +192,9 @@ func newRegistry(ctx context.Context, cfg Config, store *state.Store, keys awsap
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// OpenConnections is the number of client connections the server holds.
+func (s *Server) OpenConnections() int { return s.conns.open() }
 
 // URL is the endpoint URL clients use.
 func (s *Server) URL() string { return "http://" + s.Addr() }
