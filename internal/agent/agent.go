@@ -183,7 +183,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("task metadata endpoint not served", "err", err)
 		} else {
 			a.meta = m
-			ecfg.MetadataURI = m.URI
+			ecfg.MetadataURI, ecfg.AgentURI = m.URI, m.AgentURI
+			m.SetProtector(protector{a.cl})
 		}
 	}
 	a.eng = engine.New(ecfg, a.rt, &reporter{cl: a.cl}, a.store)

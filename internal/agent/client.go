@@ -59,6 +59,12 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s: %s (HTTP %d)", e.Code, e.Message, e.Status)
 }
 
+// APICode, APIMessage and HTTPStatus let the metadata endpoint pass the
+// answer on to a container.
+func (e *APIError) APICode() string    { return e.Code }
+func (e *APIError) APIMessage() string { return e.Message }
+func (e *APIError) HTTPStatus() int    { return e.Status }
+
 // client errors are permanent: retrying the same request cannot succeed.
 func (e *APIError) permanent() bool {
 	return e.Status >= 400 && e.Status < 500 && e.Code != "ThrottlingException"

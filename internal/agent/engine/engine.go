@@ -92,7 +92,10 @@ type Config struct {
 	// MetadataURI returns the task metadata endpoint URI of a container
 	// (its ECS_CONTAINER_METADATA_URI_V4), or nil for none.
 	MetadataURI func(token string) string
-	Logger      *slog.Logger
+	// AgentURI returns a container's ECS_AGENT_URI (the agent API a task
+	// reaches: task scale-in protection), or nil for none.
+	AgentURI func(token string) string
+	Logger   *slog.Logger
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 }

@@ -18,6 +18,8 @@ import (
 const (
 	MetadataEnvV4 = "ECS_CONTAINER_METADATA_URI_V4"
 	MetadataEnvV3 = "ECS_CONTAINER_METADATA_URI"
+	// AgentURIEnv names the agent API's URI in a container's environment.
+	AgentURIEnv = "ECS_AGENT_URI"
 )
 
 // netMode is a task's network mode, bridge by default as on EC2 Linux.
@@ -114,6 +116,11 @@ func (tm *taskManager) spec(c *Container, d *ecswire.ContainerDefinition) (*rt.C
 	if f := tm.e.cfg.MetadataURI; f != nil {
 		if uri := f(c.RuntimeName); uri != "" {
 			s.ExtraEnv = append(s.ExtraEnv, MetadataEnvV4+"="+uri, MetadataEnvV3+"="+uri)
+		}
+	}
+	if f := tm.e.cfg.AgentURI; f != nil {
+		if uri := f(c.RuntimeName); uri != "" {
+			s.ExtraEnv = append(s.ExtraEnv, AgentURIEnv+"="+uri)
 		}
 	}
 	return s, nil

@@ -2,7 +2,9 @@
 // the agent injects into every container as ECS_CONTAINER_METADATA_URI_V4:
 // GET ${URI} answers the container's metadata, GET ${URI}/task the task's,
 // in the JSON shapes of ECS's endpoint. The URI's last element is the
-// container's runtime name, which identifies it.
+// container's runtime name, which identifies it. The same server answers
+// the agent API a task reaches at ECS_AGENT_URI: task scale-in protection
+// (protection.go).
 //
 // A task that floods the endpoint is throttled as the ECS agent throttles
 // it (429 past 40 requests a second, bursts of 60, per task), and the
@@ -43,6 +45,8 @@ type Server struct {
 	limit *limiter
 	mu    sync.RWMutex
 	src   Source
+	// protector carries task protection calls (protection.go).
+	protector Protector
 	// AvailabilityZone is reported in task metadata.
 	zone string
 }
@@ -59,6 +63,8 @@ func Start(ctx context.Context, addr, zone string, log *slog.Logger) (*Server, e
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v4/{token}", s.container)
 	mux.HandleFunc("GET /v4/{token}/task", s.task)
+	mux.HandleFunc("GET /api/{token}/task-protection/v1/state", s.protection)
+	mux.HandleFunc("PUT /api/{token}/task-protection/v1/state", s.protection)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readTimeout,
