@@ -33,9 +33,11 @@ type Store struct {
 	prefix    string
 	embedded  *embed.Etcd
 	maxTxnOps int
-	// single says the store is a lone member (the embedded etcd, or a
-	// Sub of it): see readOpts.
+	// single says the store is a lone member (the embedded etcd alone,
+	// or a Sub of it): see readOpts.
 	single bool
+	// pkiDir holds the embedded etcd's certificate authority.
+	pkiDir string
 }
 
 // watcher is the client that watches (and holds leases and elections).
@@ -64,24 +66,29 @@ func (s *Store) Close() error {
 
 // ClientURL is the address other processes reach the embedded etcd at
 // ("" with an external cluster): a second server can share this one's
-// state by it (--etcd-endpoints).
+// state by it (--etcd-endpoints), presenting a certificate of the
+// authority in PKIDir (--etcd-pki-dir).
 func (s *Store) ClientURL() string {
 	if s.embedded == nil {
 		return ""
 	}
-	u := s.embedded.Config().ListenClientUrls
+	u := s.embedded.Config().AdvertiseClientUrls
 	if len(u) == 0 {
 		return ""
 	}
 	return u[0].String()
 }
 
+// PKIDir is the directory of the embedded etcd's certificate authority
+// ("" with an external cluster).
+func (s *Store) PKIDir() string { return s.pkiDir }
+
 // Client returns the raw etcd client, for leases and elections.
 func (s *Store) Client() *clientv3.Client { return s.watcher() }
 
 // Sub returns a store whose keys live under prefix within this one.
 func (s *Store) Sub(prefix string) *Store {
-	return &Store{cli: s.cli, wcli: s.wcli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps, single: s.serializable()}
+	return &Store{cli: s.cli, wcli: s.wcli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps, single: s.single}
 }
 
 func (s *Store) key(k string) string { return s.prefix + "/" + k }
@@ -103,14 +110,14 @@ func (it Item) Decode(v any) error {
 }
 
 // serializable says whether reads may be served from the applied state.
-func (s *Store) serializable() bool { return s.embedded != nil || s.single }
+func (s *Store) serializable() bool { return s.single }
 
-// readOpts are the options of every read. The embedded etcd is a single
+// readOpts are the options of every read. A lone embedded etcd is a single
 // member: a write is acknowledged only once applied, so a serializable
 // read (served from the applied state, without a ReadIndex round through
 // raft) already sees every acknowledged write, and does not queue behind
-// the writes in flight. An external cluster may answer from a lagging
-// member: its reads stay linearizable.
+// the writes in flight. An external cluster, or an embedded member of a
+// cluster, may answer from a lagging member: its reads stay linearizable.
 func (s *Store) readOpts() []clientv3.OpOption {
 	if s.serializable() {
 		return []clientv3.OpOption{clientv3.WithSerializable()}
@@ -237,11 +244,34 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
+	if f, ok := FenceOf(ctx); ok {
+		return t.commitFenced(ctx, f)
+	}
 	resp, err := t.s.cli.Txn(ctx).If(t.conds...).Then(t.ops...).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("state: commit: %w", err)
 	}
 	if !resp.Succeeded {
+		return 0, ErrConflict
+	}
+	return resp.Header.Revision, nil
+}
+
+// commitFenced commits the transaction nested in one conditional on the
+// fence (etcd's transactions nest), so that a failed fence (ErrFenced) and
+// a failed condition (ErrConflict) are told apart.
+func (t *Txn) commitFenced(ctx context.Context, f Fence) (int64, error) {
+	resp, err := t.s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(f.Key), "=", f.Rev)).
+		Then(clientv3.OpTxn(t.conds, t.ops, nil)).
+		Commit()
+	if err != nil {
+		return 0, fmt.Errorf("state: commit: %w", err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrFenced
+	}
+	if !resp.Responses[0].GetResponseTxn().Succeeded {
 		return 0, ErrConflict
 	}
 	return resp.Header.Revision, nil
