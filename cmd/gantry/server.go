@@ -25,6 +25,8 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringArrayVar(&cfg.AccessKeys, "access-key", envList("GANTRY_ACCESS_KEYS"), "accepted access key as ID:SECRET, repeatable ($GANTRY_ACCESS_KEYS, comma-separated)")
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
+	fs.StringVar(&cfg.EtcdPKIDir, "etcd-pki-dir", env("GANTRY_ETCD_PKI_DIR", ""), "certificate authority (ca.crt, ca.key) of the embedded etcd's TLS, shared by a cluster's servers (gantry etcd init-pki); default <data-dir>/etcd-pki ($GANTRY_ETCD_PKI_DIR)")
+	fs.DurationVar(&cfg.LeaderTTL, "leader-ttl", envDuration("GANTRY_LEADER_TTL", cfg.LeaderTTL), "a leader that stops answering keeps its leadership this long ($GANTRY_LEADER_TTL)")
 	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
 	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 }
@@ -46,7 +48,18 @@ func serverCmd() *cobra.Command {
 		},
 	}
 	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
+	clusterFlags(cmd.Flags(), &cfg)
 	return cmd
+}
+
+// clusterFlags binds the flags that make the embedded etcd a member of a
+// cluster of servers.
+func clusterFlags(fs *pflag.FlagSet, cfg *server.Config) {
+	fs.StringVar(&cfg.Etcd.Name, "etcd-name", env("GANTRY_ETCD_NAME", "gantry"), "this server's member name in the embedded etcd cluster ($GANTRY_ETCD_NAME)")
+	fs.StringVar(&cfg.Etcd.ClientListen, "etcd-client-listen", env("GANTRY_ETCD_CLIENT_LISTEN", ""), "host:port of the embedded etcd's client endpoint (TLS, client certificates); default 127.0.0.1 on a free port ($GANTRY_ETCD_CLIENT_LISTEN)")
+	fs.StringVar(&cfg.Etcd.PeerListen, "etcd-peer-listen", env("GANTRY_ETCD_PEER_LISTEN", ""), "host:port the other members reach this one's embedded etcd at (TLS); required in a cluster ($GANTRY_ETCD_PEER_LISTEN)")
+	fs.StringVar(&cfg.Etcd.InitialCluster, "etcd-initial-cluster", env("GANTRY_ETCD_INITIAL_CLUSTER", ""), "start a new cluster of these members: name=https://host:port,... (each one's --etcd-peer-listen) ($GANTRY_ETCD_INITIAL_CLUSTER)")
+	fs.StringSliceVar(&cfg.Etcd.Join, "etcd-join", envList("GANTRY_ETCD_JOIN"), "join a running cluster through these members' client URLs (https://host:port) ($GANTRY_ETCD_JOIN)")
 }
 
 func devCmd() *cobra.Command {
