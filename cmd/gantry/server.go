@@ -59,6 +59,7 @@ func clusterFlags(fs *pflag.FlagSet, cfg *server.Config) {
 	fs.StringVar(&cfg.Etcd.ClientListen, "etcd-client-listen", env("GANTRY_ETCD_CLIENT_LISTEN", ""), "host:port of the embedded etcd's client endpoint (TLS, client certificates); default 127.0.0.1 on a free port ($GANTRY_ETCD_CLIENT_LISTEN)")
 	fs.StringVar(&cfg.Etcd.PeerListen, "etcd-peer-listen", env("GANTRY_ETCD_PEER_LISTEN", ""), "host:port the other members reach this one's embedded etcd at (TLS); required in a cluster ($GANTRY_ETCD_PEER_LISTEN)")
 	fs.StringVar(&cfg.Etcd.InitialCluster, "etcd-initial-cluster", env("GANTRY_ETCD_INITIAL_CLUSTER", ""), "start a new cluster of these members: name=https://host:port,... (each one's --etcd-peer-listen) ($GANTRY_ETCD_INITIAL_CLUSTER)")
+	fs.BoolVar(&cfg.NoServiceController, "no-service-controller", false, "serve the API but never run the service controller (stay out of its election)")
 	fs.StringSliceVar(&cfg.Etcd.Join, "etcd-join", envList("GANTRY_ETCD_JOIN"), "join a running cluster through these members' client URLs (https://host:port) ($GANTRY_ETCD_JOIN)")
 }
 
