@@ -39,7 +39,7 @@ type Config struct {
 	Etcd state.Member
 	// LeaderTTL is how long a leader (of the service controller, of the
 	// purge) that stopped answering keeps its leadership before another
-	// server takes over (default 5s).
+	// server takes over (default 3s).
 	LeaderTTL time.Duration
 	// NoServiceController keeps this server out of the services election:
 	// it serves the API but never schedules services (tests of failover
@@ -75,7 +75,7 @@ func Default() Config {
 		DataDir:                     filepath.Join(home, ".gantry"),
 		AccountID:                   "000000000000",
 		AgentTimeout:                30 * time.Second,
-		LeaderTTL:                   5 * time.Second,
+		LeaderTTL:                   3 * time.Second,
 		StoppedTaskRetention:        time.Hour,
 		PurgeInterval:               time.Minute,
 		RegistryMaintenanceInterval: 10 * time.Minute,
