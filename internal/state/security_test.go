@@ -3,6 +3,8 @@ package state
 import (
 	"context"
 	"crypto/tls"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +52,21 @@ func TestEmbeddedEtcdRefusesClientsWithoutCert(t *testing.T) {
 	var r rec
 	if _, err := s.Get(ctx, "secret", &r); err != nil || r.S != "hunter2" {
 		t.Fatalf("the store's own read: %v %v", r, err)
+	}
+	// The keys that would let a user in are readable by the server's user
+	// only, in a directory only it can enter.
+	dir := shared.PKIDir()
+	for _, name := range []string{"", caKeyFile, memberKeyFile} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o600)
+		if fi.IsDir() {
+			want = 0o700
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", filepath.Join(dir, name), fi.Mode().Perm(), want)
+		}
 	}
 }
