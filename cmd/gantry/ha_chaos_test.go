@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -149,10 +150,11 @@ func startSimFleet(t *testing.T, addr, cluster string, instances, cpu int) {
 // TestKill9LeaderAndMemberUnderLoad runs three servers whose embedded etcd
 // members form one cluster, under a bounded RunTask load from the SDK on a
 // fleet too small for it, and kills -9 first the service controller's
-// leader, then (once it is back) another member. Every acknowledged task
-// exists once; no instance is committed beyond its resources; the service
-// keeps exactly its desired tasks (no second set by a deposed leader), and
-// a new leader reconciles its changes after each kill.
+// leader, then (once it is back) another member, then pauses the leader of
+// the moment past its lease. Every acknowledged task exists once; no
+// instance is committed beyond its resources; the service keeps exactly
+// its desired tasks (no second set, no stale write by a deposed leader),
+// and a new leader reconciles its changes after each failure.
 func TestKill9LeaderAndMemberUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	pki := filepath.Join(t.TempDir(), "pki")
@@ -200,8 +202,8 @@ func TestKill9LeaderAndMemberUnderLoad(t *testing.T) {
 
 	// The load: two clients, each a RunTask every 200 ms to the live
 	// servers in turn (100 calls at most), each stopping its oldest task
-	// when it holds 4 or a task found no room: up to 8 tasks wanted on room
-	// for 6, and the cluster stays full.
+	// when it holds 4, or 2 and a task found no room: up to 8 tasks wanted
+	// on room for 6, and the cluster stays full.
 	var mu sync.Mutex
 	live := []*haServer{home, first, second}
 	acked := map[string]int{}
@@ -232,7 +234,7 @@ func TestKill9LeaderAndMemberUnderLoad(t *testing.T) {
 					}
 					mu.Unlock()
 				}
-				if len(held) > 0 && (err != nil || len(out.Tasks) == 0 || len(held) >= 4) {
+				if len(held) >= 4 || (err == nil && len(out.Tasks) == 0 && len(held) > 1) {
 					if _, err := c.StopTask(rctx, &ecs.StopTaskInput{Cluster: aws.String(loadCluster), Task: aws.String(held[0])}); err == nil {
 						held = held[1:]
 					}
@@ -262,6 +264,45 @@ func TestKill9LeaderAndMemberUnderLoad(t *testing.T) {
 	second.kill9()
 	scale(t, retryingClient(first.addr), svcCluster, "web", 6)
 	waitService(t, hc, svcCluster, "web", 6)
+
+	// The member comes back; then the services leader is paused (SIGSTOP)
+	// past its lease, another takes over and scales the service, and the
+	// old one wakes up with its stale view of the service: its writes are
+	// fenced, so the service keeps the new leader's count.
+	second.start(t)
+	second.waitUp(t)
+	mu.Lock()
+	live = append(live, second)
+	mu.Unlock()
+	paused := servers[slices.IndexFunc(servers, func(s *haServer) bool { return s.addr == servicesLeader(t, pki, servers) })]
+	var other *haServer
+	for _, s := range servers {
+		if s != paused && other == nil {
+			other = s
+		}
+	}
+	without(paused)
+	paused.cmd.Process.Signal(syscall.SIGSTOP)
+	for deadline := time.Now().Add(60 * time.Second); servicesLeader(t, pki, servers) == paused.addr; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the paused leader kept its leadership for 60s")
+		}
+	}
+	oc := retryingClient(other.addr)
+	scale(t, oc, svcCluster, "web", 8)
+	// The new leader places the tasks (they run once the fleet's server,
+	// if it is the one paused, wakes up).
+	for deadline := time.Now().Add(60 * time.Second); len(listServiceTasks(t, oc, svcCluster, types.DesiredStatusRunning)) != 8; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the new leader did not place the service's 8 tasks in 60s")
+		}
+	}
+	paused.cmd.Process.Signal(syscall.SIGCONT)
+	mu.Lock()
+	live = append(live, paused)
+	mu.Unlock()
+	time.Sleep(2 * time.Second) // the woken leader's window to write
+	waitService(t, oc, svcCluster, "web", 8)
 	close(stop)
 	wg.Wait()
 
@@ -334,8 +375,8 @@ func TestKill9LeaderAndMemberUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d RunTask tasks acknowledged, %d tasks in the cluster, %d CPU units of 768 held at the end", len(acked), len(all), sum(used))
 	// The service has exactly its tasks: no leader started a second set.
-	if n := len(listServiceTasks(t, hc, svcCluster, types.DesiredStatusRunning)) + len(listServiceTasks(t, hc, svcCluster, types.DesiredStatusStopped)); n != 6 {
-		t.Errorf("the service has %d tasks in all, want 6", n)
+	if n := len(listServiceTasks(t, hc, svcCluster, types.DesiredStatusRunning)) + len(listServiceTasks(t, hc, svcCluster, types.DesiredStatusStopped)); n != 8 {
+		t.Errorf("the service has %d tasks in all, want 8", n)
 	}
 }
 
