@@ -2,9 +2,11 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -65,7 +67,9 @@ func RemoveMember(ctx context.Context, endpoints []string, pkiDir, name string) 
 	var names []string
 	for _, m := range resp.Members {
 		if m.Name == name {
-			if _, err := cli.MemberRemove(ctx, m.ID); err != nil {
+			if _, err := cli.MemberRemove(ctx, m.ID); errors.Is(err, rpctypes.ErrUnhealthy) {
+				return fmt.Errorf("state: remove member %s: %w (etcd removes a member only once the others have been connected for 5s: try again)", name, err)
+			} else if err != nil {
 				return fmt.Errorf("state: remove member %s: %w", name, err)
 			}
 			return nil
