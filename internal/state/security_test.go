@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"crypto/tls"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,6 +68,24 @@ func TestEmbeddedEtcdRefusesClientsWithoutCert(t *testing.T) {
 		}
 		if fi.Mode().Perm() != want {
 			t.Errorf("%s has mode %v, want %v", filepath.Join(dir, name), fi.Mode().Perm(), want)
+		}
+	}
+}
+
+// The peer endpoint, through which a member takes part in raft (and reads
+// the cluster's membership at /members), refuses a client without a
+// certificate of the authority, over plain HTTP or TLS.
+func TestEmbeddedEtcdPeerEndpointRefusesStrangers(t *testing.T) {
+	peer := shared.embedded.Config().AdvertisePeerUrls[0].Host
+	hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for _, u := range []string{"http://" + peer + "/members", "https://" + peer + "/members"} {
+		resp, err := hc.Get(u)
+		if err != nil {
+			continue // refused
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("GET %s without a certificate: %s", u, resp.Status)
 		}
 	}
 }
