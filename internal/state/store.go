@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 )
@@ -127,7 +128,7 @@ func (s *Store) readOpts() []clientv3.OpOption {
 
 // Get reads key into v and returns its modification revision.
 func (s *Store) Get(ctx context.Context, key string, v any) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.key(key), s.readOpts()...)
+	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) { return s.cli.Get(ctx, s.key(key), s.readOpts()...) })
 	if err != nil {
 		return 0, fmt.Errorf("state: get %s: %w", key, err)
 	}
@@ -162,7 +163,7 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) (Page
 	if limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
-	resp, err := s.cli.Get(ctx, start, opts...)
+	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) { return s.cli.Get(ctx, start, opts...) })
 	if err != nil {
 		return Page{}, fmt.Errorf("state: list %s: %w", prefix, err)
 	}
@@ -181,7 +182,9 @@ func (s *Store) ListAll(ctx context.Context, prefix string) (Page, error) {
 // Count returns how many keys start with prefix.
 func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
 	full := s.key(prefix)
-	resp, err := s.cli.Get(ctx, full, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, s.readOpts()...)...)
+	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) {
+		return s.cli.Get(ctx, full, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, s.readOpts()...)...)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("state: count %s: %w", prefix, err)
 	}
@@ -327,7 +330,7 @@ func (s *Store) ReadAll(ctx context.Context, reads ...Read) ([]Page, error) {
 		}
 		ops[i] = clientv3.OpGet(s.key(r.Key), opts...)
 	}
-	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+	resp, err := readRetry(ctx, func() (*clientv3.TxnResponse, error) { return s.cli.Txn(ctx).Then(ops...).Commit() })
 	if err != nil {
 		return nil, fmt.Errorf("state: read: %w", err)
 	}
@@ -362,6 +365,25 @@ func Retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
 			}
 		} else if ctx.Err() != nil {
 			return v, ctx.Err()
+		}
+	}
+}
+
+// readRetry runs a read again when it failed because etcd's leader changed
+// under it (a linearizable read of a cluster member, while a member
+// fails): the read changed nothing, and the next leader is usually there
+// within etcd's election timeout. It gives up after about 2 s, or when ctx
+// ends.
+func readRetry[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	for i := 1; ; i++ {
+		v, err := read()
+		if !errors.Is(err, rpctypes.ErrLeaderChanged) || i == 8 {
+			return v, err
+		}
+		select {
+		case <-time.After(time.Duration(i) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return v, err
 		}
 	}
 }
