@@ -40,6 +40,10 @@ func TestValidateClusterFlags(t *testing.T) {
 			c.EtcdPKIDir = "/pki"
 			c.Etcd = state.Member{Name: "s3", PeerListen: "127.0.0.1:2380", InitialCluster: "s1=https://127.0.0.1:2380"}
 		}, `must list this member (--etcd-name "s3")`},
+		{"a peer address nobody can reach", func(c *Config) {
+			c.EtcdPKIDir = "/pki"
+			c.Etcd = state.Member{Name: "s1", PeerListen: "0.0.0.0:2380", InitialCluster: "s1=https://10.0.0.1:2380"}
+		}, "give the address the other members reach this one at"},
 		{"new and join", func(c *Config) {
 			c.EtcdPKIDir = "/pki"
 			c.Etcd = state.Member{Name: "s1", PeerListen: "127.0.0.1:2380", InitialCluster: "s1=https://127.0.0.1:2380", Join: []string{"https://127.0.0.2:2379"}}

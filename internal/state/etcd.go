@@ -87,6 +87,11 @@ func (m Member) Validate() error {
 	if m.Clustered() && m.PeerListen == "" {
 		errs = append(errs, errors.New("--etcd-peer-listen is required in a cluster: the other members reach this one there"))
 	}
+	if h, _, err := net.SplitHostPort(m.PeerListen); err == nil {
+		if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+			errs = append(errs, fmt.Errorf("--etcd-peer-listen %q: give the address the other members reach this one at (it is advertised to them), not %s", m.PeerListen, h))
+		}
+	}
 	if m.InitialCluster != "" {
 		found := false
 		for _, e := range strings.Split(m.InitialCluster, ",") {
