@@ -26,7 +26,7 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
 	fs.StringVar(&cfg.EtcdPKIDir, "etcd-pki-dir", env("GANTRY_ETCD_PKI_DIR", ""), "certificate authority (ca.crt, ca.key) of the embedded etcd's TLS, shared by a cluster's servers (gantry etcd init-pki); default <data-dir>/etcd-pki ($GANTRY_ETCD_PKI_DIR)")
-	fs.DurationVar(&cfg.LeaderTTL, "leader-ttl", envDuration("GANTRY_LEADER_TTL", cfg.LeaderTTL), "a leader that stops answering keeps its leadership this long ($GANTRY_LEADER_TTL)")
+	fs.DurationVar(&cfg.LeaderTTL, "leader-ttl", envDuration("GANTRY_LEADER_TTL", cfg.LeaderTTL), "a leader that stops answering keeps its leadership this long; 0: 3s in a cluster or on an external etcd, 10s alone ($GANTRY_LEADER_TTL)")
 	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
 	fs.StringVar(logLevel, "log-level", env("GANTRY_LOG_LEVEL", "info"), "debug, info, warn or error ($GANTRY_LOG_LEVEL)")
 }

@@ -39,7 +39,10 @@ type Config struct {
 	Etcd state.Member
 	// LeaderTTL is how long a leader (of the service controller, of the
 	// purge) that stopped answering keeps its leadership before another
-	// server takes over (default 3s).
+	// server takes over. 0: 3s when other servers can take over (a cluster
+	// of embedded members, an external etcd), 10s for a server alone on its
+	// embedded etcd, where a short lease only risks losing the term to a
+	// stall.
 	LeaderTTL time.Duration
 	// NoServiceController keeps this server out of the services election:
 	// it serves the API but never schedules services (tests of failover
@@ -75,7 +78,6 @@ func Default() Config {
 		DataDir:                     filepath.Join(home, ".gantry"),
 		AccountID:                   "000000000000",
 		AgentTimeout:                30 * time.Second,
-		LeaderTTL:                   3 * time.Second,
 		StoppedTaskRetention:        time.Hour,
 		PurgeInterval:               time.Minute,
 		RegistryMaintenanceInterval: 10 * time.Minute,
@@ -144,7 +146,10 @@ func (c Config) withDefaults() Config {
 		c.PurgeInterval = def.PurgeInterval
 	}
 	if c.LeaderTTL == 0 {
-		c.LeaderTTL = def.LeaderTTL
+		c.LeaderTTL = 3 * time.Second
+		if len(c.EtcdEndpoints) == 0 && !c.Etcd.Clustered() {
+			c.LeaderTTL = 10 * time.Second
+		}
 	}
 	return c
 }
