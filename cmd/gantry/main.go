@@ -37,7 +37,7 @@ func main() {
 	}
 	root.PersistentFlags().StringVar(&pprofAddr, "pprof-addr", os.Getenv("GANTRY_PPROF_ADDR"),
 		"serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 ($GANTRY_PPROF_ADDR; off by default)")
-	root.AddCommand(serverCmd(), devCmd(), agentCmd(), versionCmd())
+	root.AddCommand(serverCmd(), devCmd(), agentCmd(), etcdCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "gantry:", err)
 		os.Exit(1)

@@ -31,6 +31,8 @@ func controlPlaneFlags(fs *pflag.FlagSet, cfg *server.Config, logLevel *string) 
 	fs.StringVar(&cfg.CredentialsFile, "credentials-file", env("GANTRY_CREDENTIALS_FILE", ""), "file of ID:SECRET lines ($GANTRY_CREDENTIALS_FILE)")
 	fs.StringSliceVar(&cfg.EtcdEndpoints, "etcd-endpoints", envList("GANTRY_ETCD_ENDPOINTS"), "external etcd endpoints; empty runs an embedded etcd in --data-dir ($GANTRY_ETCD_ENDPOINTS)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("GANTRY_MAX_CONNECTIONS", cfg.MaxConnections), "client connections held open at most; past it the one idle longest is closed ($GANTRY_MAX_CONNECTIONS)")
+	fs.StringVar(&cfg.EtcdPKIDir, "etcd-pki-dir", env("GANTRY_ETCD_PKI_DIR", ""), "certificate authority (ca.crt, ca.key) of the embedded etcd's TLS, shared by a cluster's servers (gantry etcd init-pki); default <data-dir>/etcd-pki ($GANTRY_ETCD_PKI_DIR)")
+	fs.DurationVar(&cfg.LeaderTTL, "leader-ttl", envDuration("GANTRY_LEADER_TTL", cfg.LeaderTTL), "a leader that stops answering keeps its leadership this long; 0: 3s in a cluster or on an external etcd, 10s alone ($GANTRY_LEADER_TTL)")
 	fs.DurationVar(&cfg.AgentTimeout, "agent-timeout", envDuration("GANTRY_AGENT_TIMEOUT", cfg.AgentTimeout), "an instance is disconnected when its agent has not polled for this long ($GANTRY_AGENT_TIMEOUT)")
 	fs.StringVar(&cfg.RegistryDir, "registry-dir", env("GANTRY_REGISTRY_DIR", cfg.RegistryDir), "directory of the registry's blobs, ideally on its own filesystem; default <data-dir>/registry ($GANTRY_REGISTRY_DIR)")
 	fs.StringVar(&cfg.RegistryDiskReserve, "registry-disk-reserve", env("GANTRY_REGISTRY_DISK_RESERVE", cfg.RegistryDiskReserve), "free space the registry leaves on its filesystem, as a size (1GiB) or a percentage (5%); uploads that would eat into it are refused ($GANTRY_REGISTRY_DISK_RESERVE)")
@@ -66,6 +68,7 @@ func serverCmd() *cobra.Command {
 	}
 	controlPlaneFlags(cmd.Flags(), &cfg, &logLevel)
 	cmd.Flags().BoolVar(&cfg.RotateRegistrySecret, "rotate-registry-secret", false, "replace the secret that signs registry tokens, then serve: every token issued before stops working (on other replicas within a minute)")
+	clusterFlags(cmd.Flags(), &cfg)
 	return cmd
 }
 
@@ -115,6 +118,17 @@ func watchDisk(ctx context.Context, dir string) {
 			}
 		}
 	}
+}
+
+// clusterFlags binds the flags that make the embedded etcd a member of a
+// cluster of servers.
+func clusterFlags(fs *pflag.FlagSet, cfg *server.Config) {
+	fs.StringVar(&cfg.Etcd.Name, "etcd-name", env("GANTRY_ETCD_NAME", "gantry"), "this server's member name in the embedded etcd cluster ($GANTRY_ETCD_NAME)")
+	fs.StringVar(&cfg.Etcd.ClientListen, "etcd-client-listen", env("GANTRY_ETCD_CLIENT_LISTEN", ""), "host:port of the embedded etcd's client endpoint (TLS, client certificates); default 127.0.0.1 on a free port ($GANTRY_ETCD_CLIENT_LISTEN)")
+	fs.StringVar(&cfg.Etcd.PeerListen, "etcd-peer-listen", env("GANTRY_ETCD_PEER_LISTEN", ""), "host:port the other members reach this one's embedded etcd at (TLS); required in a cluster ($GANTRY_ETCD_PEER_LISTEN)")
+	fs.StringVar(&cfg.Etcd.InitialCluster, "etcd-initial-cluster", env("GANTRY_ETCD_INITIAL_CLUSTER", ""), "start a new cluster of these members: name=https://host:port,... (each one's --etcd-peer-listen) ($GANTRY_ETCD_INITIAL_CLUSTER)")
+	fs.BoolVar(&cfg.NoServiceController, "no-service-controller", false, "serve the API but never run the service controller (stay out of its election)")
+	fs.StringSliceVar(&cfg.Etcd.Join, "etcd-join", envList("GANTRY_ETCD_JOIN"), "join a running cluster through these members' client URLs (https://host:port) ($GANTRY_ETCD_JOIN)")
 }
 
 func devCmd() *cobra.Command {

@@ -34,7 +34,11 @@ type placeJob struct {
 	// for RunTask, whose tasks the scheduler places.
 	only []string
 	tok  *tokenClaim
-	done chan placeOutcome
+	// fence is the leadership term of the service controller that placed
+	// the job (zero for an API request): its batch commits only while
+	// that term lasts.
+	fence state.Fence
+	done  chan placeOutcome
 }
 
 // placeOutcome is what a job gets back.
@@ -81,6 +85,7 @@ type committerQueue struct {
 func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.Failure, error) {
 	key := job.sc.Account + "/" + job.sc.Region + "/" + job.spec.cluster
 	job.done = make(chan placeOutcome, 1)
+	job.fence, _ = state.FenceOf(ctx)
 	s.placers.mu.Lock()
 	if s.placers.m == nil {
 		s.placers.m = map[string]*committerQueue{}
@@ -128,7 +133,9 @@ func (s *Service) drain(q *committerQueue, maxOps int) {
 			return
 		}
 		n, ops := 0, 0
-		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxOps) {
+		// A batch holds the jobs of one fence: a fenced batch that fails
+		// fails only the old leader's jobs.
+		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxOps && q.jobs[n].fence == q.jobs[0].fence) {
 			ops += q.jobs[n].ops()
 			n++
 		}
@@ -156,6 +163,9 @@ func (s *Service) forgetIdleView(q *committerQueue) {
 func (s *Service) commitBatch(jobs []*placeJob, q *committerQueue) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if f := jobs[0].fence; f.Key != "" {
+		ctx = state.WithFence(ctx, f)
+	}
 	attempt := 0
 	outs, err := state.Retry(ctx, func() ([]placeOutcome, error) {
 		attempt++

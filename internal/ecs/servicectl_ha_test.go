@@ -26,7 +26,7 @@ func TestTwoServersScheduleOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(holder.Close)
-	etcd := gt.WithEtcdEndpoints(holder.Store().ClientURL())
+	etcd := gt.WithEtcdOf(holder)
 	first, err := gt.Start(etcd)
 	if err != nil {
 		t.Fatal(err)

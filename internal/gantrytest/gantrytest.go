@@ -87,10 +87,13 @@ func WithPurge(retention, interval time.Duration) Option {
 	return func(c *server.Config) { c.StoppedTaskRetention, c.PurgeInterval = retention, interval }
 }
 
-// WithEtcdEndpoints makes the server use an external etcd (another test
-// server's, by its Store().ClientURL()) instead of its own.
-func WithEtcdEndpoints(endpoints ...string) Option {
-	return func(c *server.Config) { c.EtcdEndpoints = endpoints }
+// WithEtcdOf makes the server use another test server's embedded etcd
+// instead of its own, with a client certificate of that etcd's authority.
+func WithEtcdOf(holder *Env) Option {
+	return func(c *server.Config) {
+		c.EtcdEndpoints = []string{holder.Store().ClientURL()}
+		c.EtcdPKIDir = holder.Store().PKIDir()
+	}
 }
 
 // WithoutServiceController keeps the server out of the services election.

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/state"
 )
 
 // Config is everything a control plane needs; cmd/gantry fills it from flags
@@ -29,6 +31,21 @@ type Config struct {
 	CredentialsFile string
 	// EtcdEndpoints selects an external etcd cluster; empty means embedded.
 	EtcdEndpoints []string
+	// EtcdPKIDir holds the certificate authority (ca.crt, ca.key) of the
+	// embedded etcd's TLS, shared by the members of a cluster (`gantry etcd
+	// init-pki`); empty: DataDir/etcd-pki, created on first start. With
+	// EtcdEndpoints, the client presents a certificate of that authority.
+	EtcdPKIDir string
+	// Etcd places the embedded etcd in a cluster of servers (--etcd-name,
+	// --etcd-peer-listen, --etcd-initial-cluster, --etcd-join).
+	Etcd state.Member
+	// LeaderTTL is how long a leader (of the service controller, of the
+	// purge) that stopped answering keeps its leadership before another
+	// server takes over. 0: 3s when other servers can take over (a cluster
+	// of embedded members, an external etcd), 10s for a server alone on its
+	// embedded etcd, where a short lease only risks losing the term to a
+	// stall.
+	LeaderTTL time.Duration
 	// NoServiceController keeps this server out of the services election:
 	// it serves the API but never schedules services (tests of failover
 	// use it for the server that holds the shared embedded etcd).
@@ -129,6 +146,19 @@ func (c *Config) Validate() error {
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is required with the embedded etcd"))
 	}
+	if len(c.EtcdEndpoints) == 0 {
+		if err := c.Etcd.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if c.Etcd.Clustered() && c.EtcdPKIDir == "" {
+			errs = append(errs, errors.New("--etcd-pki-dir is required in a cluster: the members share one certificate authority (gantry etcd init-pki --dir DIR, then copy DIR to every server)"))
+		}
+	} else if c.Etcd.Clustered() || c.Etcd.PeerListen != "" {
+		errs = append(errs, errors.New("--etcd-endpoints uses an external etcd: drop the embedded etcd's --etcd-peer-listen, --etcd-initial-cluster and --etcd-join"))
+	}
+	if c.LeaderTTL != 0 && c.LeaderTTL < 2*time.Second {
+		errs = append(errs, fmt.Errorf("--leader-ttl must be at least 2s (0 for the default), got %v", c.LeaderTTL))
+	}
 	for _, k := range c.AccessKeys {
 		id, secret, ok := strings.Cut(k, ":")
 		if !ok || id == "" || secret == "" {
@@ -186,6 +216,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBufferedBodies == 0 {
 		c.MaxBufferedBodies = def.MaxBufferedBodies
+	}
+	if c.LeaderTTL == 0 {
+		c.LeaderTTL = 3 * time.Second
+		if len(c.EtcdEndpoints) == 0 && !c.Etcd.Clustered() {
+			c.LeaderTTL = 10 * time.Second
+		}
 	}
 	return c
 }

@@ -97,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// The store outlives ctx (a signal ends a command's context before
 	// Close runs): its etcd clients must not be cancelled under the
 	// elections and writes Close still makes.
-	store, err := state.Open(context.WithoutCancel(ctx), state.Config{Endpoints: cfg.EtcdEndpoints, DataDir: cfg.DataDir}, log)
+	store, err := state.Open(context.WithoutCancel(ctx), state.Config{Endpoints: cfg.EtcdEndpoints, DataDir: cfg.DataDir, PKIDir: cfg.EtcdPKIDir, Member: cfg.Etcd}, log)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -159,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.done <- err
 	}()
-	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints, logMaxConns, maxConns)
+	log.Info("gantry server listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "etcd", cfg.EtcdEndpoints, "etcd_client_url", store.ClientURL(), logMaxConns, maxConns)
 	return s, nil
 }
 
@@ -263,9 +263,14 @@ func (s *Server) leaderLoop(ctx context.Context, election string, work func(ctx 
 	}
 }
 
-// lead wins election, runs work while leading, then resigns.
+// lead wins election, runs work while leading, then resigns. The session's
+// lease lasts LeaderTTL: a leader that stops answering (killed, paused,
+// cut off) loses its term that long after its last keep-alive. Work runs
+// with a context that fences its writes to this term (state.WithFence),
+// so that a leader paused past the end of its term cannot write once
+// another server leads.
 func (s *Server) lead(ctx context.Context, election string, work func(ctx context.Context) error) error {
-	sess, err := concurrency.NewSession(s.store.Client(), concurrency.WithTTL(10))
+	sess, err := concurrency.NewSession(s.store.Client(), concurrency.WithTTL(max(int(s.cfg.LeaderTTL/time.Second), 1)))
 	if err != nil {
 		return fmt.Errorf("start election session: %w", err)
 	}
@@ -280,7 +285,7 @@ func (s *Server) lead(ctx context.Context, election string, work func(ctx contex
 		el.Resign(rctx)
 	}()
 	s.log.Debug("leading", "election", election)
-	term, stop := context.WithCancel(ctx)
+	term, stop := context.WithCancel(state.WithFence(ctx, state.Fence{Key: el.Key(), Rev: el.Rev()}))
 	defer stop()
 	go func() {
 		select {
@@ -294,6 +299,9 @@ func (s *Server) lead(ctx context.Context, election string, work func(ctx contex
 	case <-sess.Done():
 		return errors.New("election session expired")
 	default:
+	}
+	if errors.Is(err, state.ErrFenced) {
+		return fmt.Errorf("leadership lost: %w", err)
 	}
 	return err
 }

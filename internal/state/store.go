@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 )
@@ -33,9 +34,11 @@ type Store struct {
 	prefix    string
 	embedded  *embed.Etcd
 	maxTxnOps int
-	// single says the store is a lone member (the embedded etcd, or a
-	// Sub of it): see readOpts.
+	// single says the store is a lone member (the embedded etcd alone,
+	// or a Sub of it): see readOpts.
 	single bool
+	// pkiDir holds the embedded etcd's certificate authority.
+	pkiDir string
 }
 
 // watcher is the client that watches (and holds leases and elections).
@@ -69,24 +72,29 @@ func (s *Store) Close() error {
 
 // ClientURL is the address other processes reach the embedded etcd at
 // ("" with an external cluster): a second server can share this one's
-// state by it (--etcd-endpoints).
+// state by it (--etcd-endpoints), presenting a certificate of the
+// authority in PKIDir (--etcd-pki-dir).
 func (s *Store) ClientURL() string {
 	if s.embedded == nil {
 		return ""
 	}
-	u := s.embedded.Config().ListenClientUrls
+	u := s.embedded.Config().AdvertiseClientUrls
 	if len(u) == 0 {
 		return ""
 	}
 	return u[0].String()
 }
 
+// PKIDir is the directory of the embedded etcd's certificate authority
+// ("" with an external cluster).
+func (s *Store) PKIDir() string { return s.pkiDir }
+
 // Client returns the raw etcd client, for leases and elections.
 func (s *Store) Client() *clientv3.Client { return s.watcher() }
 
 // Sub returns a store whose keys live under prefix within this one.
 func (s *Store) Sub(prefix string) *Store {
-	return &Store{cli: s.cli, wcli: s.wcli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps, single: s.serializable()}
+	return &Store{cli: s.cli, wcli: s.wcli, prefix: s.prefix + "/" + strings.Trim(prefix, "/"), maxTxnOps: s.maxTxnOps, single: s.single}
 }
 
 func (s *Store) key(k string) string { return s.prefix + "/" + k }
@@ -108,14 +116,14 @@ func (it Item) Decode(v any) error {
 }
 
 // serializable says whether reads may be served from the applied state.
-func (s *Store) serializable() bool { return s.embedded != nil || s.single }
+func (s *Store) serializable() bool { return s.single }
 
-// readOpts are the options of every read. The embedded etcd is a single
+// readOpts are the options of every read. A lone embedded etcd is a single
 // member: a write is acknowledged only once applied, so a serializable
 // read (served from the applied state, without a ReadIndex round through
 // raft) already sees every acknowledged write, and does not queue behind
-// the writes in flight. An external cluster may answer from a lagging
-// member: its reads stay linearizable.
+// the writes in flight. An external cluster, or an embedded member of a
+// cluster, may answer from a lagging member: its reads stay linearizable.
 func (s *Store) readOpts() []clientv3.OpOption {
 	if s.serializable() {
 		return []clientv3.OpOption{clientv3.WithSerializable()}
@@ -125,7 +133,7 @@ func (s *Store) readOpts() []clientv3.OpOption {
 
 // Get reads key into v and returns its modification revision.
 func (s *Store) Get(ctx context.Context, key string, v any) (int64, error) {
-	resp, err := s.cli.Get(ctx, s.key(key), s.readOpts()...)
+	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) { return s.cli.Get(ctx, s.key(key), s.readOpts()...) })
 	if err != nil {
 		return 0, fmt.Errorf("state: get %s: %w", key, err)
 	}
@@ -160,7 +168,7 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) (Page
 	if limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(limit)))
 	}
-	resp, err := s.cli.Get(ctx, start, opts...)
+	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) { return s.cli.Get(ctx, start, opts...) })
 	if err != nil {
 		return Page{}, fmt.Errorf("state: list %s: %w", prefix, err)
 	}
@@ -179,7 +187,9 @@ func (s *Store) ListAll(ctx context.Context, prefix string) (Page, error) {
 // Count returns how many keys start with prefix.
 func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
 	full := s.key(prefix)
-	resp, err := s.cli.Get(ctx, full, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, s.readOpts()...)...)
+	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) {
+		return s.cli.Get(ctx, full, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, s.readOpts()...)...)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("state: count %s: %w", prefix, err)
 	}
@@ -242,11 +252,34 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
+	if f, ok := FenceOf(ctx); ok {
+		return t.commitFenced(ctx, f)
+	}
 	resp, err := t.s.cli.Txn(ctx).If(t.conds...).Then(t.ops...).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("state: commit: %w", err)
 	}
 	if !resp.Succeeded {
+		return 0, ErrConflict
+	}
+	return resp.Header.Revision, nil
+}
+
+// commitFenced commits the transaction nested in one conditional on the
+// fence (etcd's transactions nest), so that a failed fence (ErrFenced) and
+// a failed condition (ErrConflict) are told apart.
+func (t *Txn) commitFenced(ctx context.Context, f Fence) (int64, error) {
+	resp, err := t.s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(f.Key), "=", f.Rev)).
+		Then(clientv3.OpTxn(t.conds, t.ops, nil)).
+		Commit()
+	if err != nil {
+		return 0, fmt.Errorf("state: commit: %w", err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrFenced
+	}
+	if !resp.Responses[0].GetResponseTxn().Succeeded {
 		return 0, ErrConflict
 	}
 	return resp.Header.Revision, nil
@@ -302,7 +335,7 @@ func (s *Store) ReadAll(ctx context.Context, reads ...Read) ([]Page, error) {
 		}
 		ops[i] = clientv3.OpGet(s.key(r.Key), opts...)
 	}
-	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+	resp, err := readRetry(ctx, func() (*clientv3.TxnResponse, error) { return s.cli.Txn(ctx).Then(ops...).Commit() })
 	if err != nil {
 		return nil, fmt.Errorf("state: read: %w", err)
 	}
@@ -337,6 +370,25 @@ func Retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
 			}
 		} else if ctx.Err() != nil {
 			return v, ctx.Err()
+		}
+	}
+}
+
+// readRetry runs a read again when it failed because etcd's leader changed
+// under it (a linearizable read of a cluster member, while a member
+// fails): the read changed nothing, and the next leader is usually there
+// within etcd's election timeout. It gives up after about 2 s, or when ctx
+// ends.
+func readRetry[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	for i := 1; ; i++ {
+		v, err := read()
+		if !errors.Is(err, rpctypes.ErrLeaderChanged) || i == 8 {
+			return v, err
+		}
+		select {
+		case <-time.After(time.Duration(i) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return v, err
 		}
 	}
 }
