@@ -245,7 +245,7 @@ func (s *Service) DeleteCluster(ctx context.Context, in *w.DeleteClusterRequest)
 }
 
 func errClusterNotFound(name string) error {
-	return ClusterNotFound.Errorf("Cluster not found: %s. Create it with CreateCluster, or name an existing cluster.", name)
+	return withHint(ClusterNotFound.Errorf("Cluster not found."), "cluster %s does not exist: create it with CreateCluster, or name an existing cluster", name)
 }
 
 // activeCluster returns the named cluster if it exists and is ACTIVE.
@@ -342,13 +342,17 @@ func describe(c *model.Cluster, n clusterCounts) *w.Cluster {
 	return &out
 }
 
-// withCounts re-reads a cluster just written and describes it with its counts.
+// withCounts re-reads a cluster just written and describes it with its
+// counts. Like ECS's answers to CreateCluster and UpdateCluster, it leaves the
+// statistics empty ([]): DescribeClusters gives them on request.
 func (s *Service) withCounts(ctx context.Context, sc scope, c *model.Cluster) *w.Cluster {
 	_, _, n, _, err := readCluster(ctx, sc.st, c.ClusterName)
 	if err != nil {
 		s.log.Warn("count cluster contents", "cluster", c.ClusterName, "err", err)
 	}
-	return describe(c, n)
+	out := describe(c, n)
+	out.Statistics = []w.KeyValuePair{}
+	return out
 }
 
 func defaultClusterSettings() []w.ClusterSetting {

@@ -54,6 +54,26 @@ func (j *placeJob) ops() int {
 	return 4*n + 1
 }
 
+// bytes is about how much the job can add to a transaction: per task, its
+// assignment (which carries the task definition) and its task record.
+func (j *placeJob) bytes() int {
+	n := j.req.Count
+	if len(j.only) > 0 {
+		n = len(j.only)
+	}
+	return n * (j.spec.size + taskRecordBytes)
+}
+
+// taskRecordBytes is a generous estimate of a task record and the other
+// writes of one placement, besides its task definition.
+const taskRecordBytes = 8 << 10
+
+// maxTxnBytes bounds the estimated size of a placement transaction, below
+// etcd's default request limit (1.5 MiB), which an external etcd may keep;
+// a batch always holds at least one job, and one job of the largest
+// runnable definition fits.
+const maxTxnBytes = 1 << 20
+
 // committers holds the queue of each cluster that has placements waiting.
 type committers struct {
 	mu sync.Mutex
@@ -107,7 +127,7 @@ func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.
 
 // drain commits the queue's jobs, batch after batch, until it is empty.
 // A batch holds as many jobs as fit in one transaction of at most maxOps
-// operations (always at least one job). The queue stays in the map, with
+// operations and about maxTxnBytes (always at least one job). The queue stays in the map, with
 // its view of the cluster, for the next placements.
 func (s *Service) drain(q *committerQueue, maxOps int) {
 	maxOps = max(maxOps-8, 1) // room for the cluster's condition and a token
@@ -124,9 +144,10 @@ func (s *Service) drain(q *committerQueue, maxOps int) {
 			s.placers.mu.Unlock()
 			return
 		}
-		n, ops := 0, 0
-		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxOps) {
+		n, ops, size := 0, 0, 0
+		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxOps && size+q.jobs[n].bytes() <= maxTxnBytes) {
 			ops += q.jobs[n].ops()
+			size += q.jobs[n].bytes()
 			n++
 		}
 		batch := q.jobs[:n:n]

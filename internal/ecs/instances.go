@@ -244,11 +244,15 @@ func (s *Service) DescribeContainerInstances(ctx context.Context, in *w.Describe
 	if err != nil {
 		return nil, err
 	}
-	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 100 {
-		return nil, InvalidParameter.Errorf("containerInstances must list 1 to 100 container instance ids or ARNs; %d were given.", len(in.ContainerInstances))
-	}
+	// ECS checks the cluster first, then the list.
 	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
+	}
+	if len(in.ContainerInstances) == 0 {
+		return nil, ClientException.Errorf("Container Instances cannot be empty.")
+	}
+	if len(in.ContainerInstances) > 100 {
+		return nil, InvalidParameter.Errorf("containerInstances must list 1 to 100 container instance ids or ARNs; %d were given.", len(in.ContainerInstances))
 	}
 	out := &w.DescribeContainerInstancesResponse{ContainerInstances: []w.ContainerInstance{}, Failures: []w.Failure{}}
 	seen := map[string]bool{}
