@@ -247,7 +247,7 @@ func TestMessagesMatchECS(t *testing.T) {
 			_, err := c.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("ghost")})
 			return err
 		}},
-		{"RunTask of a missing family", "ClientException", "Unable to describe task definition.", func() error {
+		{"RunTask of a missing family", "ClientException", "TaskDefinition not found.", func() error {
 			_, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("ghost")})
 			return err
 		}},

@@ -24,7 +24,7 @@ var alwaysListed = map[reflect.Type][]string{
 	reflect.TypeFor[w.Task]():                {"Attachments", "Containers", "Tags"},
 	reflect.TypeFor[w.TaskOverride]():        {"ContainerOverrides", "InferenceAcceleratorOverrides"},
 	reflect.TypeFor[w.Container]():           {"NetworkInterfaces"},
-	reflect.TypeFor[w.Cluster]():             {"Statistics", "Tags", "CapacityProviders", "DefaultCapacityProviderStrategy"},
+	reflect.TypeFor[w.Cluster]():             {"Statistics", "Tags", "Settings", "CapacityProviders", "DefaultCapacityProviderStrategy"},
 	reflect.TypeFor[w.ContainerInstance]():   {"Attributes", "RegisteredResources", "RemainingResources", "Attachments", "Tags"},
 	reflect.TypeFor[w.DeploymentAlarms]():    {"AlarmNames"},
 }

@@ -416,7 +416,7 @@ func (sc scope) parseTaskDefRefText(ref string) (taskDefRef, string, string) {
 	}
 	n, err := strconv.ParseInt(rev, 10, 32)
 	if err != nil || n < 1 {
-		return taskDefRef{}, fmt.Sprintf("revision %q is not a positive integer, as in %s:1", rev, fam), rev
+		return taskDefRef{}, fmt.Sprintf("Invalid revision number. Number: %s. A revision is a positive integer, as in %s:1.", rev, fam), rev
 	}
 	return taskDefRef{fam, int32(n)}, "", ""
 }

@@ -125,7 +125,7 @@ func validStartedBy(s string) bool {
 func (sc scope) resolveTaskDefinition(ctx context.Context, ref string) (*model.TaskDefinition, error) {
 	r, problem := sc.parseTaskDefRef(ref)
 	if problem != nil {
-		return nil, withHint(errUnableToDescribe(), "%s", problem.hint)
+		return nil, InvalidParameter.Errorf("%s", problem.hint)
 	}
 	var rec *model.TaskDefinition
 	var err error
@@ -135,7 +135,7 @@ func (sc scope) resolveTaskDefinition(ctx context.Context, ref string) (*model.T
 		rec, _, err = getTaskDefinition(ctx, sc.st, r)
 	}
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, withHint(errUnableToDescribe(), "%s is not registered (or has no ACTIVE revision) in account %s, region %s", r, sc.Account, sc.Region)
+		return nil, withHint(ClientException.Errorf("TaskDefinition not found."), "%s is not registered (or has no ACTIVE revision) in account %s, region %s", r, sc.Account, sc.Region)
 	}
 	if err != nil {
 		return nil, err
