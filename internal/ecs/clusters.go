@@ -222,11 +222,11 @@ func (s *Service) DeleteCluster(ctx context.Context, in *w.DeleteClusterRequest)
 		}
 		switch {
 		case counts.instances > 0:
-			return nil, ClusterContainsInstances.Errorf("The Cluster cannot be deleted while Container Instances are active or draining. Deregister the %d container instance(s) of cluster %s first.", counts.instances, name)
+			return nil, withHint(ClusterContainsInstances.Errorf("The Cluster cannot be deleted while Container Instances are active or draining."), "deregister the %d container instance(s) of cluster %s first", counts.instances, name)
 		case counts.activeServices+counts.drainingServices > 0:
-			return nil, ClusterContainsServices.Errorf("The Cluster cannot be deleted while Services are active. Delete the services of cluster %s first.", name)
+			return nil, withHint(ClusterContainsServices.Errorf("The Cluster cannot be deleted while Services are active."), "delete the services of cluster %s first", name)
 		case counts.runningTasks+counts.pendingTasks > 0:
-			return nil, ClusterContainsTasks.Errorf("The Cluster cannot be deleted while Tasks are active. Stop the tasks of cluster %s first.", name)
+			return nil, withHint(ClusterContainsTasks.Errorf("The Cluster cannot be deleted while Tasks are active."), "stop the tasks of cluster %s first", name)
 		}
 		c.Status = model.ClusterInactive
 		_, err = sc.st.Txn().

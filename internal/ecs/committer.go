@@ -259,7 +259,7 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQu
 				placed = append(placed, i)
 			}
 		case len(v.instances) == 0:
-			outs[k].err = InvalidParameter.Errorf("No Container Instances were found in your cluster. Start an agent (gantry agent) registered in cluster %s.", cluster)
+			outs[k].err = withHint(InvalidParameter.Errorf("No Container Instances were found in your cluster."), "start an agent (gantry agent) registered in cluster %s", cluster)
 			continue
 		default:
 			res := snap.Place(&j.req, rnd)

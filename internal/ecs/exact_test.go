@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -151,11 +152,11 @@ func TestEmptyListsAreWritten(t *testing.T) {
 		Family:               aws.String("sleep360"),
 		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("sleep"), Image: aws.String("busybox"), Memory: aws.Int32(10), Command: []string{"sleep", "360"}}},
 	}))(t)
-	reg := rec.body(t)
-	if _, ok := reg["tags"]; ok {
-		t.Errorf("RegisterTaskDefinition without tags answers tags: %v", reg["tags"])
+	regTD := rec.body(t)
+	if _, ok := regTD["tags"]; ok {
+		t.Errorf("RegisterTaskDefinition without tags answers tags: %v", regTD["tags"])
 	}
-	checkMinimalTaskDefinition(t, "RegisterTaskDefinition", at(t, reg, "taskDefinition"))
+	checkMinimalTaskDefinition(t, "RegisterTaskDefinition", at(t, regTD, "taskDefinition"))
 	gt.Must(c.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("sleep360")}))(t)
 	desc := rec.body(t)
 	checkMinimalTaskDefinition(t, "DescribeTaskDefinition", at(t, desc, "taskDefinition"))
@@ -175,6 +176,31 @@ func TestEmptyListsAreWritten(t *testing.T) {
 	ds := rec.body(t)
 	wantEmptyLists(t, "DescribeServices", ds, "failures")
 	wantEmptyLists(t, "DescribeServices --include TAGS", at(t, ds, "services", 0), "tags", "loadBalancers", "serviceRegistries")
+
+	// A container instance: its lists, and the set of every STRINGSET
+	// resource (PORTS_UDP registered without a set), as in the AWS CLI's
+	// examples.
+	reg := gt.Must(c.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{
+		Cluster: aws.String("prod"),
+		TotalResources: []types.Resource{
+			{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: 1024},
+			{Name: aws.String("MEMORY"), Type: aws.String("INTEGER"), IntegerValue: 1024},
+			{Name: aws.String("PORTS"), Type: aws.String("STRINGSET"), StringSetValue: []string{"22"}},
+			{Name: aws.String("PORTS_UDP"), Type: aws.String("STRINGSET")},
+		},
+	}))(t)
+	gt.Must(c.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("prod"), ContainerInstances: []string{aws.ToString(reg.ContainerInstance.ContainerInstanceArn)}}))(t)
+	di := rec.body(t)
+	wantEmptyLists(t, "DescribeContainerInstances", di, "failures")
+	ci := at(t, di, "containerInstances", 0)
+	wantEmptyLists(t, "DescribeContainerInstances", ci, "attachments", "tags")
+	for _, list := range []string{"registeredResources", "remainingResources"} {
+		for i, r := range at(t, ci, list).([]any) {
+			if at(t, r, "type") == "STRINGSET" {
+				wantPresentList(t, fmt.Sprintf("%s[%d]", list, i), r, "stringSetValue")
+			}
+		}
+	}
 }
 
 // checkMinimalTaskDefinition checks the lists of a task definition
@@ -265,6 +291,28 @@ func TestMessagesMatchECS(t *testing.T) {
 		}},
 		{"DescribeContainerInstances of no instance", "ClientException", "Container Instances cannot be empty.", func() error {
 			_, err := c.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("prod"), ContainerInstances: []string{}})
+			return err
+		}},
+		{"DeleteCluster with a service", "ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.", func() error {
+			_, err := c.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String("prod")})
+			return err
+		}},
+		{"CreateService of a name in use", "InvalidParameterException", "Creation of service was not idempotent.", func() error {
+			_, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("prod"), ServiceName: aws.String("api"), TaskDefinition: aws.String("web"), DesiredCount: aws.Int32(2)})
+			return err
+		}},
+		{"RunTask on a cluster without instances", "InvalidParameterException", "No Container Instances were found in your cluster.", func() error {
+			_, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("web")})
+			return err
+		}},
+		{"RunTask of a bridge task with a network configuration", "InvalidParameterException", "Network Configuration is not valid for the given networkMode of this task definition.", func() error {
+			_, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("web"),
+				NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-1"}}}})
+			return err
+		}},
+		{"RunTask with overrides over 8 KiB", "InvalidParameterException", "Container Overrides length must be at most 8192.", func() error {
+			_, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("prod"), TaskDefinition: aws.String("web"),
+				Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{Name: aws.String("a"), Command: []string{strings.Repeat("x", 9000)}}}}})
 			return err
 		}},
 		{"RegisterTaskDefinition of an unreadable cpu", "ClientException", "Invalid 'cpu' setting for task. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.", func() error {

@@ -13,7 +13,8 @@ import (
 // ECS always writes into empty ones:
 //   - every list member of a response itself (a List* action's list, a
 //     Describe* action's failures), except those in responseOptional;
-//   - the members alwaysListed names, in the shapes nested anywhere in it.
+//   - the members alwaysListed names, in the shapes nested anywhere in it,
+//     and the set of a STRINGSET resource.
 //
 // The table follows the outputs AWS gives (the AWS CLI's examples of each
 // action): one line per shape.
@@ -56,6 +57,10 @@ func fillLists(out any) {
 	fillNested(top)
 }
 
+// wirePackage is the package of the ECS wire types, the only structs
+// fillNested walks.
+var wirePackage = reflect.TypeFor[w.Task]().PkgPath()
+
 func fillNested(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer:
@@ -67,6 +72,15 @@ func fillNested(v reflect.Value) {
 			fillNested(v.Index(i))
 		}
 	case reflect.Struct:
+		if v.Type().PkgPath() != wirePackage {
+			return // wire.Time and the like hold no lists
+		}
+		if v.CanAddr() {
+			// A STRINGSET resource (PORTS_UDP with no port) writes its set.
+			if r, ok := v.Addr().Interface().(*w.Resource); ok && r.Type == "STRINGSET" && r.StringSetValue == nil {
+				r.StringSetValue = []string{}
+			}
+		}
 		for _, n := range alwaysListed[v.Type()] {
 			if f := v.FieldByName(n); f.IsNil() {
 				f.Set(reflect.MakeSlice(f.Type(), 0, 0))

@@ -139,7 +139,7 @@ func (s *Service) CreateService(ctx context.Context, in *w.CreateServiceRequest)
 			if err := pages[1].Items[0].Decode(&cur); err != nil {
 				return nil, err
 			}
-			return nil, InvalidParameter.Errorf("Creation of service was not idempotent. A service named %s already exists in cluster %s (%s); change it with UpdateService, delete it, or choose another name.", in.ServiceName, cluster, cur.Status)
+			return nil, withHint(errNotIdempotent(), "a service named %s already exists in cluster %s (%s); change it with UpdateService, delete it, or choose another name", in.ServiceName, cluster, cur.Status)
 		}
 		now := s.now()
 		dep := newDeployment(def.Def.TaskDefinitionArn, desired, now)
@@ -231,7 +231,7 @@ func (s *Service) replayServiceToken(ctx context.Context, sc scope, token, hash 
 	if err != nil {
 		return nil, err
 	}
-	notIdempotent := InvalidParameter.Errorf("Creation of service was not idempotent. The clientToken %q was already used for a different CreateService request; use a new token for a new request.", token)
+	notIdempotent := withHint(errNotIdempotent(), "the clientToken %q was already used for a different CreateService request; use a new token for a new request", token)
 	if rec.Hash != hash {
 		return nil, notIdempotent
 	}
@@ -240,7 +240,7 @@ func (s *Service) replayServiceToken(ctx context.Context, sc scope, token, hash 
 		return nil, err
 	}
 	if svc == nil || svc.Gantry.ClientToken != token {
-		return nil, InvalidParameter.Errorf("Creation of service was not idempotent. The service the clientToken %q created is gone; use a new token for a new request.", token)
+		return nil, withHint(errNotIdempotent(), "the service the clientToken %q created is gone; use a new token for a new request", token)
 	}
 	return &w.CreateServiceResponse{Service: &svc.Service}, nil
 }
@@ -643,4 +643,10 @@ func (sc scope) serviceRef(cluster, ref string) (name string, ok bool, err error
 	}
 	ok = a.Region == sc.Region && a.Account == sc.Account && inCluster == cluster && validName(name)
 	return name, ok, nil
+}
+
+// errNotIdempotent is ECS's answer to a CreateService that would make a
+// second service of one name, or reuse a clientToken.
+func errNotIdempotent() *awsapi.Error {
+	return InvalidParameter.Errorf("Creation of service was not idempotent.")
 }

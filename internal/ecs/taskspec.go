@@ -58,7 +58,7 @@ func (sc scope) buildSpec(ctx context.Context, cluster string, p runParams) (*ru
 	if p.overrides != nil {
 		b, _ := json.Marshal(p.overrides)
 		if len(b) > maxOverridesLength {
-			return nil, InvalidParameter.Errorf("Container Overrides length must be at most %d characters; these are %d.", maxOverridesLength, len(b))
+			return nil, withHint(InvalidParameter.Errorf("Container Overrides length must be at most %d.", maxOverridesLength), "the overrides are %d characters as JSON", len(b))
 		}
 	}
 	if p.propagateTags == "SERVICE" {
