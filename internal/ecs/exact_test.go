@@ -128,6 +128,10 @@ func TestEmptyListsAreWritten(t *testing.T) {
 	wantEmptyLists(t, "ListTaskDefinitionFamilies", rec.body(t), "families")
 	gt.Must(c.ListClusters(ctx, &ecs.ListClustersInput{}))(t)
 	wantEmptyLists(t, "ListClusters", rec.body(t), "clusterArns")
+	gt.Must(c.ListServicesByNamespace(ctx, &ecs.ListServicesByNamespaceInput{Namespace: aws.String("local")}))(t)
+	wantEmptyLists(t, "ListServicesByNamespace", rec.body(t), "serviceArns")
+	gt.Must(c.ListAccountSettings(ctx, &ecs.ListAccountSettingsInput{Name: types.SettingNameTagResourceAuthorization}))(t)
+	wantPresentList(t, "ListAccountSettings", rec.body(t), "settings")
 
 	cl := gt.Must(c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("prod")}))(t)
 	wantEmptyLists(t, "CreateCluster", at(t, rec.body(t), "cluster"), "statistics", "tags", "capacityProviders", "defaultCapacityProviderStrategy")
