@@ -342,6 +342,14 @@ func TestMessagesMatchECS(t *testing.T) {
 		}
 	}
 
+	// An instance with a task is not deregistered without force.
+	a := startAgent(t, env, c, "busy", 1024, 1024)
+	gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("busy"), TaskDefinition: aws.String("web")}))(t)
+	_, err := c.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{Cluster: aws.String("busy"), ContainerInstance: aws.String(a.arn)})
+	if code, msg := apiError(t, err); code != "InvalidParameterException" || msg != "Found running tasks on the instance." {
+		t.Errorf("DeregisterContainerInstance with a task: %s %q", code, msg)
+	}
+
 	// DeleteTaskDefinitions answers bad names in failures, in ECS's words.
 	del := gt.Must(c.DeleteTaskDefinitions(ctx, &ecs.DeleteTaskDefinitionsInput{TaskDefinitions: []string{"web", "web:1", "web:99"}}))(t)
 	want := []string{

@@ -215,7 +215,7 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *w.Deregis
 			return nil, err
 		}
 		if n := ci.RunningTasksCount + ci.PendingTasksCount; n > 0 && (in.Force == nil || !*in.Force) {
-			return nil, InvalidParameter.Errorf("Container instance %s has %d running or pending task(s). Stop them first, or deregister with force to orphan them.", ci.ContainerInstanceArn, n)
+			return nil, withHint(InvalidParameter.Errorf("Found running tasks on the instance."), "container instance %s has %d running or pending task(s); stop them first, or deregister with force to orphan them", ci.ContainerInstanceArn, n)
 		}
 		ci.Status = model.InstanceInactive
 		ci.AgentConnected = false
