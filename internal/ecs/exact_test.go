@@ -198,6 +198,24 @@ func TestEmptyListsAreWritten(t *testing.T) {
 	wantEmptyLists(t, "DescribeContainerInstances", di, "failures")
 	ci := at(t, di, "containerInstances", 0)
 	wantEmptyLists(t, "DescribeContainerInstances", ci, "attachments", "tags")
+
+	// A task: its lists when pending (no network bindings yet, as in the
+	// AWS CLI's run-task example), and a running container's bindings,
+	// even none (its describe-tasks example).
+	a := startAgent(t, env, c, "run", 1024, 1024)
+	gt.Must(c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("run"), TaskDefinition: aws.String("sleep360")}))(t)
+	task := at(t, rec.body(t), "tasks", 0)
+	wantEmptyLists(t, "RunTask", task, "attachments", "tags")
+	wantEmptyLists(t, "RunTask container", at(t, task, "containers", 0), "networkInterfaces")
+	if _, ok := at(t, task, "containers", 0).(map[string]any)["networkBindings"]; ok {
+		t.Errorf("RunTask: a pending container has networkBindings: %v", task)
+	}
+	arn := at(t, task, "taskArn").(string)
+	a.report(arn, "RUNNING", container("sleep", "RUNNING"))
+	gt.Must(c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("run"), Tasks: []string{arn}}))(t)
+	dt := rec.body(t)
+	wantEmptyLists(t, "DescribeTasks", dt, "failures")
+	wantEmptyLists(t, "DescribeTasks running container", at(t, dt, "tasks", 0, "containers", 0), "networkBindings", "networkInterfaces")
 	for _, list := range []string{"registeredResources", "remainingResources"} {
 		for i, r := range at(t, ci, list).([]any) {
 			if at(t, r, "type") == "STRINGSET" {

@@ -14,7 +14,8 @@ import (
 //   - every list member of a response itself (a List* action's list, a
 //     Describe* action's failures), except those in responseOptional;
 //   - the members alwaysListed names, in the shapes nested anywhere in it,
-//     and the set of a STRINGSET resource.
+//     the set of a STRINGSET resource and the network bindings of a
+//     RUNNING container.
 //
 // The table follows the outputs AWS gives (the AWS CLI's examples of each
 // action): one line per shape.
@@ -76,9 +77,17 @@ func fillNested(v reflect.Value) {
 			return // wire.Time and the like hold no lists
 		}
 		if v.CanAddr() {
-			// A STRINGSET resource (PORTS_UDP with no port) writes its set.
-			if r, ok := v.Addr().Interface().(*w.Resource); ok && r.Type == "STRINGSET" && r.StringSetValue == nil {
-				r.StringSetValue = []string{}
+			switch x := v.Addr().Interface().(type) {
+			case *w.Resource:
+				// A STRINGSET resource (PORTS_UDP with no port) writes its set.
+				if x.Type == "STRINGSET" && x.StringSetValue == nil {
+					x.StringSetValue = []string{}
+				}
+			case *w.Container:
+				// A running container writes its bindings, even none.
+				if x.LastStatus == "RUNNING" && x.NetworkBindings == nil {
+					x.NetworkBindings = []w.NetworkBinding{}
+				}
 			}
 		}
 		for _, n := range alwaysListed[v.Type()] {
