@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"reflect"
+	"sync"
 
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
@@ -58,6 +59,90 @@ func fillLists(out any) {
 	fillNested(top)
 }
 
+// conditional fills the lists of the shapes whose rule depends on a value.
+func conditional(v reflect.Value) {
+	if !v.CanAddr() {
+		return
+	}
+	switch x := v.Addr().Interface().(type) {
+	case *w.Resource:
+		// A STRINGSET resource (PORTS_UDP with no port) writes its set.
+		if x.Type == "STRINGSET" && x.StringSetValue == nil {
+			x.StringSetValue = []string{}
+		}
+	case *w.Container:
+		// A running container writes its bindings, even none.
+		if x.LastStatus == "RUNNING" && x.NetworkBindings == nil {
+			x.NetworkBindings = []w.NetworkBinding{}
+		}
+	}
+}
+
+// conditionalTypes are the shapes conditional handles.
+var conditionalTypes = map[reflect.Type]bool{reflect.TypeFor[w.Resource](): true, reflect.TypeFor[w.Container](): true}
+
+// A walkPlan says, for one struct type, which list fields to fill and which
+// fields can lead to a shape with lists to fill; the others (strings,
+// numbers, timestamps, shapes without such lists) are not visited.
+type walkPlan struct {
+	conditional bool
+	fill, walk  []int
+	empty       []reflect.Value // an empty list of each fill field's type
+}
+
+var (
+	plansMu sync.Mutex
+	plans   = map[reflect.Type]*walkPlan{}
+	// reaches memoizes whether a type can hold a shape with lists to fill.
+	reaches = map[reflect.Type]bool{}
+)
+
+// planOf returns the walk plan of a struct type.
+func planOf(t reflect.Type) *walkPlan {
+	plansMu.Lock()
+	defer plansMu.Unlock()
+	if p, ok := plans[t]; ok {
+		return p
+	}
+	p := &walkPlan{conditional: conditionalTypes[t]}
+	for _, n := range alwaysListed[t] {
+		f, _ := t.FieldByName(n)
+		p.fill = append(p.fill, f.Index[0])
+		p.empty = append(p.empty, reflect.MakeSlice(f.Type, 0, 0))
+	}
+	for i := range t.NumField() {
+		if reachesLists(t.Field(i).Type, map[reflect.Type]bool{}) {
+			p.walk = append(p.walk, i)
+		}
+	}
+	plans[t] = p
+	return p
+}
+
+// reachesLists reports whether a value of type t can hold a shape with
+// lists to fill. seen guards against recursive shapes. plansMu is held.
+func reachesLists(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t.PkgPath() != wirePackage {
+		return false
+	}
+	if r, ok := reaches[t]; ok {
+		return r
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	r := alwaysListed[t] != nil || conditionalTypes[t]
+	for i := 0; !r && i < t.NumField(); i++ {
+		r = reachesLists(t.Field(i).Type, seen)
+	}
+	reaches[t] = r
+	return r
+}
+
 // wirePackage is the package of the ECS wire types, the only structs
 // fillNested walks.
 var wirePackage = reflect.TypeFor[w.Task]().PkgPath()
@@ -76,26 +161,16 @@ func fillNested(v reflect.Value) {
 		if v.Type().PkgPath() != wirePackage {
 			return // wire.Time and the like hold no lists
 		}
-		if v.CanAddr() {
-			switch x := v.Addr().Interface().(type) {
-			case *w.Resource:
-				// A STRINGSET resource (PORTS_UDP with no port) writes its set.
-				if x.Type == "STRINGSET" && x.StringSetValue == nil {
-					x.StringSetValue = []string{}
-				}
-			case *w.Container:
-				// A running container writes its bindings, even none.
-				if x.LastStatus == "RUNNING" && x.NetworkBindings == nil {
-					x.NetworkBindings = []w.NetworkBinding{}
-				}
+		p := planOf(v.Type())
+		if p.conditional {
+			conditional(v)
+		}
+		for k, i := range p.fill {
+			if f := v.Field(i); f.IsNil() {
+				f.Set(p.empty[k])
 			}
 		}
-		for _, n := range alwaysListed[v.Type()] {
-			if f := v.FieldByName(n); f.IsNil() {
-				f.Set(reflect.MakeSlice(f.Type(), 0, 0))
-			}
-		}
-		for i := range v.NumField() {
+		for _, i := range p.walk {
 			fillNested(v.Field(i))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,5 +53,24 @@ func TestAnswerLogsHintAndFillsLists(t *testing.T) {
 		if strings.Contains(got, absent) {
 			t.Errorf("response %s has %s, which ECS leaves out when empty", got, absent)
 		}
+	}
+}
+
+// BenchmarkFillLists measures the answer step's walk over the largest
+// common response: DescribeTasks of 100 tasks of two containers each.
+func BenchmarkFillLists(b *testing.B) {
+	tasks := make([]w.Task, 100)
+	for i := range tasks {
+		tasks[i] = w.Task{TaskArn: "arn", Containers: []w.Container{{Name: "a", LastStatus: "RUNNING"}, {Name: "b"}},
+			Overrides: &w.TaskOverride{ContainerOverrides: []w.ContainerOverride{{Name: "a"}, {Name: "b"}}}}
+	}
+	for b.Loop() {
+		b.StopTimer() // a fresh response, its lists nil, each time
+		out := &w.DescribeTasksResponse{Tasks: slices.Clone(tasks)}
+		for i := range out.Tasks {
+			out.Tasks[i].Containers = slices.Clone(tasks[i].Containers)
+		}
+		b.StartTimer()
+		fillLists(out)
 	}
 }
