@@ -386,39 +386,34 @@ type refProblem struct {
 // or a task-definition ARN of this account and region. It returns what is
 // wrong with ref, or nil.
 func (sc scope) parseTaskDefRef(ref string) (taskDefRef, *refProblem) {
-	r, hint, badRev := sc.parseTaskDefRefText(ref)
-	if hint == "" {
-		return r, nil
+	bad := func(format string, args ...any) (taskDefRef, *refProblem) {
+		return taskDefRef{}, &refProblem{hint: fmt.Sprintf(format, args...)}
 	}
-	return r, &refProblem{hint: hint, badRevision: badRev}
-}
-
-// parseTaskDefRefText is parseTaskDefRef's reading: the reference, what is
-// wrong with it ("" if nothing) and the faulty revision text, if that is it.
-func (sc scope) parseTaskDefRefText(ref string) (taskDefRef, string, string) {
 	s := ref
 	if model.IsARN(ref) {
 		a, err := model.ParseARN(ref)
 		if err != nil || a.Service != "ecs" || a.ResourceType() != "task-definition" {
-			return taskDefRef{}, fmt.Sprintf("%q is not a task definition ARN: expected arn:aws:ecs:%s:%s:task-definition/<family>:<revision>.", ref, sc.Region, sc.Account), ""
+			return bad("%q is not a task definition ARN: expected arn:aws:ecs:%s:%s:task-definition/<family>:<revision>.", ref, sc.Region, sc.Account)
 		}
 		if a.Region != sc.Region || a.Account != sc.Account {
-			return taskDefRef{}, fmt.Sprintf("%s belongs to account %s, region %s; this request is for account %s, region %s.", ref, a.Account, a.Region, sc.Account, sc.Region), ""
+			return bad("%s belongs to account %s, region %s; this request is for account %s, region %s.", ref, a.Account, a.Region, sc.Account, sc.Region)
 		}
 		s = a.ResourceID()
 	}
 	fam, rev, hasRev := strings.Cut(s, ":")
 	if !validName(fam) {
-		return taskDefRef{}, fmt.Sprintf("%q is not a valid task definition family: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.", fam), ""
+		return bad("%q is not a valid task definition family: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.", fam)
 	}
 	if !hasRev {
-		return taskDefRef{family: fam}, "", ""
+		return taskDefRef{family: fam}, nil
 	}
 	n, err := strconv.ParseInt(rev, 10, 32)
 	if err != nil || n < 1 {
-		return taskDefRef{}, fmt.Sprintf("Invalid revision number. Number: %s. A revision is a positive integer, as in %s:1.", rev, fam), rev
+		r, p := bad("Invalid revision number. Number: %s. A revision is a positive integer, as in %s:1.", rev, fam)
+		p.badRevision = rev
+		return r, p
 	}
-	return taskDefRef{fam, int32(n)}, "", ""
+	return taskDefRef{fam, int32(n)}, nil
 }
 
 // taskDefinitionARN is the ARN of a revision.
