@@ -350,6 +350,15 @@ func TestMessagesMatchECS(t *testing.T) {
 		{"RegisterTaskDefinition of a container without memory", "ClientException", "Invalid setting for container 'm'. At least one of 'memory' or 'memoryReservation' must be specified.", func() error {
 			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("m"), Image: aws.String("busybox")}}})
 		}},
+		{"RegisterTaskDefinition without an essential container", "ClientException", "Task definition doesn't have any essential container.", func() error {
+			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("m"), Image: aws.String("busybox"), Memory: aws.Int32(64), Essential: aws.Bool(false)}}})
+		}},
+		{"RegisterTaskDefinition of a container without a name", "ClientException", "Container.name should not be null or empty.", func() error {
+			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{{Image: aws.String("busybox"), Memory: aws.Int32(64)}}})
+		}},
+		{"RegisterTaskDefinition of a container without an image", "ClientException", "Container.image should not be null or empty.", func() error {
+			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("m"), Memory: aws.Int32(64)}}})
+		}},
 		{"RegisterTaskDefinition of no container", "ClientException", "Container list cannot be empty.", func() error {
 			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{}})
 		}},

@@ -246,7 +246,7 @@ func checkContainers(td *w.TaskDefinition, mode string) error {
 	for i := range cs {
 		c := &cs[i]
 		if c.Name == "" {
-			return ClientException.Errorf("Container.name should not be null or empty (containerDefinitions[%d]).", i)
+			return withHint(ClientException.Errorf("Container.name should not be null or empty."), "containerDefinitions[%d] has no name", i)
 		}
 		if !validName(c.Name) {
 			return ClientException.Errorf("Container name %q is not valid: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.", c.Name)
@@ -295,7 +295,7 @@ func checkContainers(td *w.TaskDefinition, mode string) error {
 		}
 	}
 	if essential == 0 {
-		return ClientException.Errorf("Task definition must have at least one essential container; mark one container essential (the default when essential is omitted).")
+		return withHint(ClientException.Errorf("Task definition doesn't have any essential container."), "mark one container essential (the default when essential is omitted)")
 	}
 	return checkDependencyCycles(cs)
 }
@@ -305,7 +305,7 @@ func checkContainer(c *w.ContainerDefinition, mode string, byName map[string]*w.
 		return ClientException.Errorf("Invalid setting for container '%s': %s", c.Name, fmt.Sprintf(format, args...))
 	}
 	if c.Image == "" {
-		return ClientException.Errorf("Container.image should not be null or empty (container '%s').", c.Name)
+		return withHint(ClientException.Errorf("Container.image should not be null or empty."), "container '%s' has no image", c.Name)
 	}
 	if strings.ContainsFunc(c.Image, func(r rune) bool { return r <= ' ' || r == 0x7f }) || len(c.Image) > 1024 {
 		return bad("image %q is not a valid image reference (no spaces or control characters).", c.Image)
