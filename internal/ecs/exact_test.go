@@ -359,6 +359,13 @@ func TestMessagesMatchECS(t *testing.T) {
 		{"RegisterTaskDefinition of a container without an image", "ClientException", "Container.image should not be null or empty.", func() error {
 			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("m"), Memory: aws.Int32(64)}}})
 		}},
+		{"RegisterTaskDefinition of a COMPLETE dependency on an essential container", "ClientException", "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container", func() error {
+			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{
+				{Name: aws.String("init"), Image: aws.String("busybox"), Memory: aws.Int32(64)},
+				{Name: aws.String("app"), Image: aws.String("busybox"), Memory: aws.Int32(64),
+					DependsOn: []types.ContainerDependency{{ContainerName: aws.String("init"), Condition: types.ContainerConditionComplete}}},
+			}})
+		}},
 		{"RegisterTaskDefinition of no container", "ClientException", "Container list cannot be empty.", func() error {
 			return register(ecs.RegisterTaskDefinitionInput{ContainerDefinitions: []types.ContainerDefinition{}})
 		}},

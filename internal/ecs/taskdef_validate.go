@@ -371,7 +371,8 @@ func checkContainer(c *w.ContainerDefinition, mode string, byName map[string]*w.
 		case d.Condition == "HEALTHY" && t.HealthCheck == nil:
 			return bad("dependsOn %s with condition HEALTHY needs container '%s' to have a healthCheck.", d.ContainerName, d.ContainerName)
 		case (d.Condition == "COMPLETE" || d.Condition == "SUCCESS") && (t.Essential == nil || *t.Essential):
-			return bad("dependsOn %s with condition %s needs container '%s' to be non-essential (essential: false), since it is expected to exit.", d.ContainerName, d.Condition, d.ContainerName)
+			return withHint(ClientException.Errorf("A dependency container with SUCCESS or COMPLETE condition cannot be an essential container"),
+				"container '%s' depends on %s with condition %s: make '%s' non-essential (essential: false), since it is expected to exit", c.Name, d.ContainerName, d.Condition, d.ContainerName)
 		}
 	}
 	if hc := c.HealthCheck; hc != nil {
