@@ -222,11 +222,11 @@ func (s *Service) DeleteCluster(ctx context.Context, in *w.DeleteClusterRequest)
 		}
 		switch {
 		case counts.instances > 0:
-			return nil, ClusterContainsInstances.Errorf("The Cluster cannot be deleted while Container Instances are active or draining. Deregister the %d container instance(s) of cluster %s first.", counts.instances, name)
+			return nil, withHint(ClusterContainsInstances.Errorf("The Cluster cannot be deleted while Container Instances are active or draining."), "deregister the %d container instance(s) of cluster %s first", counts.instances, name)
 		case counts.activeServices+counts.drainingServices > 0:
-			return nil, ClusterContainsServices.Errorf("The Cluster cannot be deleted while Services are active. Delete the services of cluster %s first.", name)
+			return nil, withHint(ClusterContainsServices.Errorf("The Cluster cannot be deleted while Services are active."), "delete the services of cluster %s first", name)
 		case counts.runningTasks+counts.pendingTasks > 0:
-			return nil, ClusterContainsTasks.Errorf("The Cluster cannot be deleted while Tasks are active. Stop the tasks of cluster %s first.", name)
+			return nil, withHint(ClusterContainsTasks.Errorf("The Cluster cannot be deleted while Tasks are active."), "stop the tasks of cluster %s first", name)
 		}
 		c.Status = model.ClusterInactive
 		_, err = sc.st.Txn().
@@ -245,7 +245,7 @@ func (s *Service) DeleteCluster(ctx context.Context, in *w.DeleteClusterRequest)
 }
 
 func errClusterNotFound(name string) error {
-	return ClusterNotFound.Errorf("Cluster not found: %s. Create it with CreateCluster, or name an existing cluster.", name)
+	return withHint(ClusterNotFound.Errorf("Cluster not found."), "cluster %s does not exist: create it with CreateCluster, or name an existing cluster", name)
 }
 
 // activeCluster returns the named cluster if it exists and is ACTIVE.
@@ -342,13 +342,17 @@ func describe(c *model.Cluster, n clusterCounts) *w.Cluster {
 	return &out
 }
 
-// withCounts re-reads a cluster just written and describes it with its counts.
+// withCounts re-reads a cluster just written and describes it with its
+// counts. Like ECS's answers to CreateCluster and UpdateCluster, it leaves the
+// statistics empty ([]): DescribeClusters gives them on request.
 func (s *Service) withCounts(ctx context.Context, sc scope, c *model.Cluster) *w.Cluster {
 	_, _, n, _, err := readCluster(ctx, sc.st, c.ClusterName)
 	if err != nil {
 		s.log.Warn("count cluster contents", "cluster", c.ClusterName, "err", err)
 	}
-	return describe(c, n)
+	out := describe(c, n)
+	out.Statistics = []w.KeyValuePair{}
+	return out
 }
 
 func defaultClusterSettings() []w.ClusterSetting {

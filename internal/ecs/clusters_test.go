@@ -46,7 +46,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if f := d.Failures[0]; aws.ToString(f.Reason) != "MISSING" || aws.ToString(f.Arn) != "arn:aws:ecs:"+c.Options().Region+":"+gt.Account+":cluster/ghost" {
 		t.Fatalf("failure = %+v", f)
 	}
-	if d.Clusters[0].Tags != nil || d.Clusters[0].Settings != nil || d.Clusters[0].Statistics != nil {
+	if len(d.Clusters[0].Tags) != 0 || len(d.Clusters[0].Settings) != 0 || len(d.Clusters[0].Statistics) != 0 {
 		t.Fatalf("describe without include returned extras: %+v", d.Clusters[0])
 	}
 	d = gt.Must(c.DescribeClusters(ctx, &ecs.DescribeClustersInput{

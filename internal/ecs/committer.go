@@ -58,6 +58,25 @@ func (j *placeJob) ops() int {
 	return 4*n + 1
 }
 
+// bytes is about how much the job can add to a transaction: per task, its
+// assignment (which carries the task definition) and its task record.
+func (j *placeJob) bytes() int {
+	n := j.req.Count
+	if len(j.only) > 0 {
+		n = len(j.only)
+	}
+	return n * (j.spec.size + taskRecordBytes)
+}
+
+// taskRecordBytes is a generous estimate of a task record and the other
+// writes of one placement, besides its task definition.
+const taskRecordBytes = 8 << 10
+
+// A placement transaction's estimated size stays under the store's
+// MaxTxnBytes (1 MiB with an external etcd, which may keep etcd's default
+// request limit of 1.5 MiB); a batch always holds at least one job, and one
+// job of the largest runnable definition fits.
+
 // committers holds the queue of each cluster that has placements waiting.
 type committers struct {
 	mu sync.Mutex
@@ -100,7 +119,7 @@ func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.
 	q.running = true
 	s.placers.mu.Unlock()
 	if start {
-		go s.drain(q, job.sc.st.MaxTxnOps())
+		go s.drain(q, job.sc.st.MaxTxnOps(), job.sc.st.MaxTxnBytes())
 	}
 	select {
 	case o := <-job.done:
@@ -115,9 +134,9 @@ func (s *Service) place(ctx context.Context, job *placeJob) ([]*model.Task, []w.
 
 // drain commits the queue's jobs, batch after batch, until it is empty.
 // A batch holds as many jobs as fit in one transaction of at most maxOps
-// operations (always at least one job). The queue stays in the map, with
+// operations and about maxBytes (always at least one job). The queue stays in the map, with
 // its view of the cluster, for the next placements.
-func (s *Service) drain(q *committerQueue, maxOps int) {
+func (s *Service) drain(q *committerQueue, maxOps, maxBytes int) {
 	maxOps = max(maxOps-8, 1) // room for the cluster's condition and a token
 	for {
 		s.placers.mu.Lock()
@@ -132,11 +151,13 @@ func (s *Service) drain(q *committerQueue, maxOps int) {
 			s.placers.mu.Unlock()
 			return
 		}
-		n, ops := 0, 0
+		n, ops, size := 0, 0, 0
 		// A batch holds the jobs of one fence: a fenced batch that fails
 		// fails only the old leader's jobs.
-		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxOps && q.jobs[n].fence == q.jobs[0].fence) {
+		for n < len(q.jobs) && (n == 0 || ops+q.jobs[n].ops() <= maxOps && size+q.jobs[n].bytes() <= maxBytes &&
+			q.jobs[n].fence == q.jobs[0].fence) {
 			ops += q.jobs[n].ops()
+			size += q.jobs[n].bytes()
 			n++
 		}
 		batch := q.jobs[:n:n]
@@ -251,7 +272,7 @@ func (s *Service) tryBatch(ctx context.Context, jobs []*placeJob, q *committerQu
 				placed = append(placed, i)
 			}
 		case len(v.instances) == 0:
-			outs[k].err = InvalidParameter.Errorf("No Container Instances were found in your cluster. Start an agent (gantry agent) registered in cluster %s.", cluster)
+			outs[k].err = withHint(InvalidParameter.Errorf("No Container Instances were found in your cluster."), "start an agent (gantry agent) registered in cluster %s", cluster)
 			continue
 		default:
 			res := snap.Place(&j.req, rnd)

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
@@ -28,3 +29,21 @@ var (
 	ServiceNotFound                 = awsapi.ClientCode("ServiceNotFoundException")
 	ServiceNotActive                = awsapi.ClientCode("ServiceNotActiveException")
 )
+
+// hintedError is a refusal whose message is AWS's fixed text, word for word
+// (scripts match on it), with Gantry's advice on what to fix beside it. The
+// client gets AWS's message; the advice goes to the server log with the
+// rejected call (Service.answer).
+type hintedError struct {
+	err  *awsapi.Error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() + " (" + e.hint + ")" }
+func (e *hintedError) Unwrap() error { return e.err }
+
+// withHint returns err, AWS's fixed answer, with Gantry's advice for the
+// server log.
+func withHint(err *awsapi.Error, format string, args ...any) error {
+	return &hintedError{err: err, hint: fmt.Sprintf(format, args...)}
+}

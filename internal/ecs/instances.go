@@ -216,7 +216,7 @@ func (s *Service) DeregisterContainerInstance(ctx context.Context, in *w.Deregis
 			return nil, err
 		}
 		if n := ci.RunningTasksCount + ci.PendingTasksCount; n > 0 && (in.Force == nil || !*in.Force) {
-			return nil, InvalidParameter.Errorf("Container instance %s has %d running or pending task(s). Stop them first, or deregister with force to orphan them.", ci.ContainerInstanceArn, n)
+			return nil, withHint(InvalidParameter.Errorf("Found running tasks on the instance."), "container instance %s has %d running or pending task(s); stop them first, or deregister with force to orphan them", ci.ContainerInstanceArn, n)
 		}
 		ci.Status = model.InstanceInactive
 		ci.AgentConnected = false
@@ -245,11 +245,15 @@ func (s *Service) DescribeContainerInstances(ctx context.Context, in *w.Describe
 	if err != nil {
 		return nil, err
 	}
-	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > 100 {
-		return nil, InvalidParameter.Errorf("containerInstances must list 1 to 100 container instance ids or ARNs; %d were given.", len(in.ContainerInstances))
-	}
+	// ECS checks the cluster first, then the list.
 	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
+	}
+	if len(in.ContainerInstances) == 0 {
+		return nil, ClientException.Errorf("Container Instances cannot be empty.")
+	}
+	if len(in.ContainerInstances) > 100 {
+		return nil, InvalidParameter.Errorf("containerInstances must list 1 to 100 container instance ids or ARNs; %d were given.", len(in.ContainerInstances))
 	}
 	out := &w.DescribeContainerInstancesResponse{ContainerInstances: []w.ContainerInstance{}, Failures: []w.Failure{}}
 	seen := map[string]bool{}

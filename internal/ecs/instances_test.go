@@ -126,7 +126,7 @@ func TestRegisterContainerInstance(t *testing.T) {
 	if f := d.Failures[0]; aws.ToString(f.Reason) != "MISSING" || aws.ToString(f.Arn) != wantGhost {
 		t.Fatalf("failure = %+v", f)
 	}
-	if got := d.ContainerInstances[0]; got.Tags != nil || got.HealthStatus != nil || aws.ToString(got.ContainerInstanceArn) != arn {
+	if got := d.ContainerInstances[0]; len(got.Tags) != 0 || got.HealthStatus != nil || aws.ToString(got.ContainerInstanceArn) != arn {
 		t.Fatalf("describe without include = %+v", got)
 	}
 	d = gt.Must(c.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{
@@ -516,7 +516,7 @@ func TestContainerInstanceErrors(t *testing.T) {
 		{"describe none", func() error {
 			_, err := c.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("prod"), ContainerInstances: []string{}})
 			return err
-		}, "InvalidParameterException"},
+		}, "ClientException"},
 		{"describe 101", func() error {
 			_, err := c.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String("prod"), ContainerInstances: make([]string, 101)})
 			return err

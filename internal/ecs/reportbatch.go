@@ -263,7 +263,7 @@ func (s *Service) taskDefinitionInfos(ctx context.Context, sc scope, arn string)
 		return v.(map[string]containerInfo), nil
 	}
 	ref, problem := sc.parseTaskDefRef(arn)
-	if problem != "" || ref.revision == 0 {
+	if problem != nil || ref.revision == 0 {
 		return nil, nil
 	}
 	rec, _, err := getTaskDefinition(ctx, sc.st, ref)

@@ -42,7 +42,7 @@ func (sc scope) clusterName(ref string) (string, error) {
 		return "", InvalidParameter.Errorf("%q is not a cluster ARN: expected arn:aws:ecs:%s:%s:cluster/<name>.", ref, sc.Region, sc.Account)
 	}
 	if a.Region != sc.Region || a.Account != sc.Account {
-		return "", ClusterNotFound.Errorf("Cluster not found: %s is not in account %s, region %s.", ref, sc.Account, sc.Region)
+		return "", withHint(ClusterNotFound.Errorf("Cluster not found."), "%s is not in account %s, region %s", ref, sc.Account, sc.Region)
 	}
 	return a.ResourceID(), nil
 }

@@ -1,6 +1,8 @@
 package ecs
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"sync"
@@ -110,5 +112,27 @@ func (s *Service) API() *awsapi.Service {
 	} {
 		maps.Copy(actions, group)
 	}
+	for name, h := range actions {
+		actions[name] = s.answer(name, h)
+	}
 	return &awsapi.Service{TargetPrefix: ecswire.TargetPrefix, SigningName: "ecs", Actions: actions}
+}
+
+// answer wraps an action's handler: a response gets the lists ECS always
+// writes (fillLists); a refusal that carries Gantry's advice beside AWS's
+// fixed message (see withHint) logs the advice.
+func (s *Service) answer(action string, h awsapi.Handler) awsapi.Handler {
+	return func(ctx context.Context, body []byte) (any, error) {
+		out, err := h(ctx, body)
+		if err != nil {
+			var he *hintedError
+			if errors.As(err, &he) {
+				s.log.LogAttrs(ctx, slog.LevelInfo, "ecs request refused", slog.String("action", action),
+					slog.String("error", he.err.Code.Name), slog.String("message", he.err.Message), slog.String("hint", he.hint))
+			}
+			return nil, err
+		}
+		fillLists(out)
+		return out, nil
+	}
 }

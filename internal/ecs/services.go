@@ -43,7 +43,7 @@ func (sc scope) serviceARN(cluster, name string) string {
 }
 
 func errServiceNotFound(cluster, name string) error {
-	return ServiceNotFound.Errorf("Service not found: %s is not a service of cluster %s. List the cluster's services with ListServices.", name, cluster)
+	return withHint(ServiceNotFound.Errorf("Service not found."), "%s is not a service of cluster %s; list the cluster's services with ListServices", name, cluster)
 }
 
 func errServiceNotActive(cluster, name, status string) error {
@@ -51,7 +51,7 @@ func errServiceNotActive(cluster, name, status string) error {
 	if status == model.ServiceInactive {
 		what = "it was deleted; create it again with CreateService"
 	}
-	return ServiceNotActive.Errorf("Service was not ACTIVE: %s of cluster %s is %s (%s).", name, cluster, status, what)
+	return withHint(ServiceNotActive.Errorf("Service was not ACTIVE."), "%s of cluster %s is %s (%s)", name, cluster, status, what)
 }
 
 // CreateService creates a service that keeps desiredCount tasks of a task
@@ -139,7 +139,7 @@ func (s *Service) CreateService(ctx context.Context, in *w.CreateServiceRequest)
 			if err := pages[1].Items[0].Decode(&cur); err != nil {
 				return nil, err
 			}
-			return nil, InvalidParameter.Errorf("Creation of service was not idempotent. A service named %s already exists in cluster %s (%s); change it with UpdateService, delete it, or choose another name.", in.ServiceName, cluster, cur.Status)
+			return nil, withHint(errNotIdempotent(), "a service named %s already exists in cluster %s (%s); change it with UpdateService, delete it, or choose another name", in.ServiceName, cluster, cur.Status)
 		}
 		now := s.now()
 		dep := newDeployment(def.Def.TaskDefinitionArn, desired, now)
@@ -231,7 +231,7 @@ func (s *Service) replayServiceToken(ctx context.Context, sc scope, token, hash 
 	if err != nil {
 		return nil, err
 	}
-	notIdempotent := InvalidParameter.Errorf("Creation of service was not idempotent. The clientToken %q was already used for a different CreateService request; use a new token for a new request.", token)
+	notIdempotent := withHint(errNotIdempotent(), "the clientToken %q was already used for a different CreateService request; use a new token for a new request", token)
 	if rec.Hash != hash {
 		return nil, notIdempotent
 	}
@@ -240,7 +240,7 @@ func (s *Service) replayServiceToken(ctx context.Context, sc scope, token, hash 
 		return nil, err
 	}
 	if svc == nil || svc.Gantry.ClientToken != token {
-		return nil, InvalidParameter.Errorf("Creation of service was not idempotent. The service the clientToken %q created is gone; use a new token for a new request.", token)
+		return nil, withHint(errNotIdempotent(), "the service the clientToken %q created is gone; use a new token for a new request", token)
 	}
 	return &w.CreateServiceResponse{Service: &svc.Service}, nil
 }
@@ -397,7 +397,7 @@ func primaryDeployment(svc *model.Service) int {
 // cannot be read.
 func (sc scope) storedTaskDefinition(ctx context.Context, arn string) *model.TaskDefinition {
 	r, problem := sc.parseTaskDefRef(arn)
-	if problem != "" || r.revision == 0 {
+	if problem != nil || r.revision == 0 {
 		return nil
 	}
 	def, _, err := getTaskDefinition(ctx, sc.st, r)
@@ -431,7 +431,7 @@ func (s *Service) DeleteService(ctx context.Context, in *w.DeleteServiceRequest)
 			return svc, nil
 		}
 		if svc.SchedulingStrategy != model.SchedulingDaemon && svc.DesiredCount > 0 && !force {
-			return nil, InvalidParameter.Errorf("The service cannot be stopped while it is scaled above 0. Scale %s to 0 with UpdateService first, or delete it with force.", name)
+			return nil, withHint(InvalidParameter.Errorf("The service cannot be stopped while it is scaled above 0."), "scale %s to 0 with UpdateService first, or delete it with force", name)
 		}
 		now := s.now()
 		svc.Status = model.ServiceDraining
@@ -525,8 +525,13 @@ func (s *Service) DescribeServices(ctx context.Context, in *w.DescribeServicesRe
 		if err := items[0].Decode(&svc); err != nil {
 			return nil, err
 		}
-		if !withTags || svc.Status == model.ServiceInactive {
-			svc.Tags = nil // a deleted service's tags went with it
+		switch {
+		case !withTags:
+			svc.Tags = nil
+		case svc.Status == model.ServiceInactive:
+			svc.Tags = []w.Tag{} // a deleted service's tags went with it
+		default:
+			svc.Tags = nonNil(svc.Tags)
 		}
 		out.Services = append(out.Services, svc.Service)
 	}
@@ -638,4 +643,10 @@ func (sc scope) serviceRef(cluster, ref string) (name string, ok bool, err error
 	}
 	ok = a.Region == sc.Region && a.Account == sc.Account && inCluster == cluster && validName(name)
 	return name, ok, nil
+}
+
+// errNotIdempotent is ECS's answer to a CreateService that would make a
+// second service of one name, or reuse a clientToken.
+func errNotIdempotent() *awsapi.Error {
+	return InvalidParameter.Errorf("Creation of service was not idempotent.")
 }

@@ -3,6 +3,8 @@ package ecs
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,8 +228,8 @@ func (s *Service) UntagResource(ctx context.Context, in *w.UntagResourceRequest)
 	if len(in.TagKeys) > maxTags {
 		return nil, InvalidParameter.Errorf("At most %d tag keys can be removed at once; %d were given.", maxTags, len(in.TagKeys))
 	}
-	for _, k := range in.TagKeys {
-		if err := validateTagKey(k); err != nil {
+	for i, k := range in.TagKeys {
+		if err := validateTagKey(k, fmt.Sprintf("tagKeys.%d.member", i+1)); err != nil {
 			return nil, err
 		}
 	}
@@ -284,12 +286,15 @@ func validateTags(tags []w.Tag) error {
 		return InvalidParameter.Errorf("A resource can have at most %d tags; %d were given.", maxTags, len(tags))
 	}
 	seen := map[string]bool{}
-	for _, t := range tags {
-		if err := validateTagKey(t.Key); err != nil {
+	for i, t := range tags {
+		if err := validateTagKey(t.Key, fmt.Sprintf("tags.%d.member.key", i+1)); err != nil {
 			return err
 		}
 		if len([]rune(t.Value)) > 256 {
 			return InvalidParameter.Errorf("The value of tag %q is longer than 256 characters.", t.Key)
+		}
+		if !tagPattern.MatchString(t.Value) {
+			return errTagPattern(t.Value, fmt.Sprintf("tags.%d.member.value", i+1))
 		}
 		if seen[t.Key] {
 			return InvalidParameter.Errorf("Tag key %q is given more than once; each tag key must be unique.", t.Key)
@@ -299,12 +304,31 @@ func validateTags(tags []w.Tag) error {
 	return nil
 }
 
-func validateTagKey(k string) error {
+// validateTagKey checks a tag key, the member at path of the request.
+func validateTagKey(k, path string) error {
 	if k == "" || len([]rune(k)) > 128 {
 		return InvalidParameter.Errorf("Tag key %q must be 1 to 128 characters long.", k)
+	}
+	if !tagPattern.MatchString(k) {
+		return errTagPattern(k, path)
 	}
 	if strings.HasPrefix(strings.ToLower(k), "aws:") {
 		return InvalidParameter.Errorf("Tag key %q uses the reserved prefix aws:, which is for AWS use only.", k)
 	}
 	return nil
+}
+
+// tagPatternText is the service model's pattern for tag keys and values:
+// Unicode letters, separators (spaces) and numbers, and _ . : / = + - @.
+// Control characters (NUL), other symbols and bytes that are not UTF-8 (read
+// as U+FFFD) do not match.
+const tagPatternText = `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`
+
+var tagPattern = regexp.MustCompile(tagPatternText)
+
+// errTagPattern is ECS's answer to a tag key or value outside the pattern,
+// in the words of AWS's model validation.
+func errTagPattern(value, path string) error {
+	return withHint(InvalidParameter.Errorf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", value, path, tagPatternText),
+		"tag keys and values may hold only letters, numbers, spaces and _ . : / = + - @ (no control characters, and valid UTF-8)")
 }

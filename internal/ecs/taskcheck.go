@@ -222,7 +222,7 @@ func checkHonourableOverrides(ov *w.TaskOverride) error {
 // that Gantry cannot honour yet. mode is the definition's network mode.
 func checkRunRequest(mode string, nc *w.NetworkConfiguration, vcs []w.TaskVolumeConfiguration, execCmd bool) error {
 	if nc != nil && mode != modeAwsvpc {
-		return InvalidParameter.Errorf("Network Configuration is not valid for the given networkMode of this task definition (%s); it is only for networkMode awsvpc.", mode)
+		return withHint(InvalidParameter.Errorf("Network Configuration is not valid for the given networkMode of this task definition."), "networkConfiguration is only for networkMode awsvpc; this task definition's is %s", mode)
 	}
 	if len(vcs) > 0 {
 		return refuse("volumeConfigurations", "EBS volumes configured at launch are not attached")

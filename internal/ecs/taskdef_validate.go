@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gantry-dev/gantry/internal/awsapi"
 	"github.com/gantry-dev/gantry/internal/placement"
 	w "github.com/gantry-dev/gantry/internal/wire/ecswire"
 )
@@ -111,7 +112,7 @@ func (ts taskSize) parse(s string) (int, error) {
 		}
 	}
 	if err != nil || f != math.Trunc(f) || f <= 0 || f > math.MaxInt32 {
-		return 0, ClientException.Errorf("Invalid '%s' setting for task: %q. Give a whole number of %s, or a number of %s such as %q.", ts.field, s, ts.base, ts.unit, ts.example)
+		return 0, withHint(errInvalidTaskSetting(ts.field), "%q: give a whole number of %s, or a number of %s such as %q", s, ts.base, ts.unit, ts.example)
 	}
 	return int(f), nil
 }
@@ -123,6 +124,9 @@ func (ts taskSize) parse(s string) (int, error) {
 // host port, health check timings); compatibilities and requiresAttributes
 // are derived.
 func newTaskDefinition(in *w.RegisterTaskDefinitionRequest) (*w.TaskDefinition, error) {
+	if err := checkTaskDefinitionSize(in); err != nil {
+		return nil, err
+	}
 	if !validName(in.Family) {
 		return nil, ClientException.Errorf("Family %q is not valid: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.", in.Family)
 	}
@@ -149,7 +153,7 @@ func newTaskDefinition(in *w.RegisterTaskDefinitionRequest) (*w.TaskDefinition, 
 	}
 	if cpu > 0 {
 		if cpu < 128 || cpu > 196608 {
-			return nil, ClientException.Errorf("Invalid 'cpu' setting for task: %d units. Task cpu must be between 128 (0.125 vCPU) and 196608 (192 vCPU).", cpu)
+			return nil, withHint(errInvalidTaskSetting("cpu"), "%d units: task cpu must be between 128 (0.125 vCPU) and 196608 (192 vCPU)", cpu)
 		}
 		td.Cpu = strconv.Itoa(cpu)
 	}
@@ -167,7 +171,11 @@ func newTaskDefinition(in *w.RegisterTaskDefinitionRequest) (*w.TaskDefinition, 
 		return nil, err
 	}
 	for _, rc := range td.RequiresCompatibilities {
-		if p := compatibilityProblem(rc, td, mode, cpu, mem); p != "" {
+		p := compatibilityProblem(rc, td, mode, cpu, mem)
+		if p == noFargateSize {
+			return nil, withHint(ClientException.Errorf("%s", p), "%d CPU, %d memory: %s", cpu, mem, fargateMemoryChoices(cpu))
+		}
+		if p != "" {
 			return nil, ClientException.Errorf("%s", p)
 		}
 	}
@@ -229,7 +237,7 @@ func checkTaskLevel(td *w.TaskDefinition, mode string) error {
 func checkContainers(td *w.TaskDefinition, mode string) error {
 	cs := td.ContainerDefinitions
 	if len(cs) == 0 {
-		return ClientException.Errorf("Container list cannot be empty. A task definition needs 1 to %d containerDefinitions.", maxContainers)
+		return withHint(ClientException.Errorf("Container list cannot be empty."), "a task definition needs 1 to %d containerDefinitions", maxContainers)
 	}
 	if len(cs) > maxContainers {
 		return ClientException.Errorf("A task definition can have at most %d containers; %d were given.", maxContainers, len(cs))
@@ -238,7 +246,7 @@ func checkContainers(td *w.TaskDefinition, mode string) error {
 	for i := range cs {
 		c := &cs[i]
 		if c.Name == "" {
-			return ClientException.Errorf("Container.name should not be null or empty (containerDefinitions[%d]).", i)
+			return withHint(ClientException.Errorf("Container.name should not be null or empty."), "containerDefinitions[%d] has no name", i)
 		}
 		if !validName(c.Name) {
 			return ClientException.Errorf("Container name %q is not valid: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.", c.Name)
@@ -287,7 +295,7 @@ func checkContainers(td *w.TaskDefinition, mode string) error {
 		}
 	}
 	if essential == 0 {
-		return ClientException.Errorf("Task definition must have at least one essential container; mark one container essential (the default when essential is omitted).")
+		return withHint(ClientException.Errorf("Task definition doesn't have any essential container."), "mark one container essential (the default when essential is omitted)")
 	}
 	return checkDependencyCycles(cs)
 }
@@ -297,7 +305,7 @@ func checkContainer(c *w.ContainerDefinition, mode string, byName map[string]*w.
 		return ClientException.Errorf("Invalid setting for container '%s': %s", c.Name, fmt.Sprintf(format, args...))
 	}
 	if c.Image == "" {
-		return ClientException.Errorf("Container.image should not be null or empty (container '%s').", c.Name)
+		return withHint(ClientException.Errorf("Container.image should not be null or empty."), "container '%s' has no image", c.Name)
 	}
 	if strings.ContainsFunc(c.Image, func(r rune) bool { return r <= ' ' || r == 0x7f }) || len(c.Image) > 1024 {
 		return bad("image %q is not a valid image reference (no spaces or control characters).", c.Image)
@@ -363,7 +371,8 @@ func checkContainer(c *w.ContainerDefinition, mode string, byName map[string]*w.
 		case d.Condition == "HEALTHY" && t.HealthCheck == nil:
 			return bad("dependsOn %s with condition HEALTHY needs container '%s' to have a healthCheck.", d.ContainerName, d.ContainerName)
 		case (d.Condition == "COMPLETE" || d.Condition == "SUCCESS") && (t.Essential == nil || *t.Essential):
-			return bad("dependsOn %s with condition %s needs container '%s' to be non-essential (essential: false), since it is expected to exit.", d.ContainerName, d.Condition, d.ContainerName)
+			return withHint(ClientException.Errorf("A dependency container with SUCCESS or COMPLETE condition cannot be an essential container"),
+				"container '%s' depends on %s with condition %s: make '%s' non-essential (essential: false), since it is expected to exit", c.Name, d.ContainerName, d.Condition, d.ContainerName)
 		}
 	}
 	if hc := c.HealthCheck; hc != nil {
@@ -575,7 +584,7 @@ func checkResources(td *w.TaskDefinition, cpu, mem int) error {
 		case c.Memory != nil:
 			sumMem += int(*c.Memory)
 		case mem == 0:
-			return ClientException.Errorf("Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified (or set the task-level memory).", c.Name)
+			return withHint(ClientException.Errorf("Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.", c.Name), "or set the task-level memory")
 		}
 		if mem > 0 && c.Memory != nil && int(*c.Memory) > mem {
 			return ClientException.Errorf("Invalid setting for container '%s': memory %d MiB exceeds the task memory of %d MiB.", c.Name, *c.Memory, mem)
@@ -615,6 +624,35 @@ func compatibilityProblem(launch string, td *w.TaskDefinition, mode string, cpu,
 // fargateLogDrivers are the log drivers Fargate supports.
 var fargateLogDrivers = []string{"awslogs", "splunk", "awsfirelens"}
 
+// maxTaskDefinitionBytes is the largest task definition ECS registers: its
+// JSON, tags left out, is at most 64 KiB.
+const maxTaskDefinitionBytes = 64 << 10
+
+// checkTaskDefinitionSize refuses a task definition larger than ECS allows,
+// with ECS's answer.
+func checkTaskDefinitionSize(in *w.RegisterTaskDefinitionRequest) error {
+	def := *in
+	def.Tags = nil
+	b, err := json.Marshal(&def)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxTaskDefinitionBytes {
+		return withHint(ClientException.Errorf("Actual length: '%d'. Max allowed length is '%d' bytes.", len(b), maxTaskDefinitionBytes),
+			"move large values (environment, command) out of the task definition: into environmentFiles, secrets or the image")
+	}
+	return nil
+}
+
+// noFargateSize is ECS's answer to a task size Fargate does not offer.
+const noFargateSize = "No Fargate configuration exists for given values."
+
+// errInvalidTaskSetting is ECS's answer to a task-level cpu or memory it
+// cannot read or allow.
+func errInvalidTaskSetting(field string) *awsapi.Error {
+	return ClientException.Errorf("Invalid '%s' setting for task. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.", field)
+}
+
 // fargateProblem says why a definition cannot run on Fargate, or returns "".
 func fargateProblem(td *w.TaskDefinition, mode string, cpu, mem int) string {
 	switch {
@@ -625,7 +663,7 @@ func fargateProblem(td *w.TaskDefinition, mode string, cpu, mem int) string {
 	case mem == 0:
 		return "Fargate requires that 'memory' be defined at the task level."
 	case !fargateSize(cpu, mem):
-		return fmt.Sprintf("No Fargate configuration exists for given values: %d CPU, %d memory. Valid sizes: %s.", cpu, mem, fargateMemoryChoices(cpu))
+		return noFargateSize
 	case td.IpcMode != "":
 		return "Fargate does not support ipcMode; remove it."
 	case td.PidMode == "host":

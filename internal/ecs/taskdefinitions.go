@@ -76,8 +76,8 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *w.RegisterTask
 func (s *Service) DescribeTaskDefinition(ctx context.Context, in *w.DescribeTaskDefinitionRequest) (*w.DescribeTaskDefinitionResponse, error) {
 	sc := s.scope(ctx)
 	ref, problem := sc.parseTaskDefRef(in.TaskDefinition)
-	if problem != "" {
-		return nil, ClientException.Errorf("Unable to describe task definition. %s", problem)
+	if problem != nil {
+		return nil, withHint(errUnableToDescribe(), "%s", problem.hint)
 	}
 	var rec *model.TaskDefinition
 	var err error
@@ -87,11 +87,11 @@ func (s *Service) DescribeTaskDefinition(ctx context.Context, in *w.DescribeTask
 		rec, _, err = getTaskDefinition(ctx, sc.st, ref)
 	}
 	if errors.Is(err, state.ErrNotFound) {
-		what := "No revision " + ref.String() + " is registered"
+		what := "no revision " + ref.String() + " is registered"
 		if ref.revision == 0 {
-			what = "Family " + ref.family + " has no ACTIVE revision"
+			what = "family " + ref.family + " has no ACTIVE revision"
 		}
-		return nil, ClientException.Errorf("Unable to describe task definition. %s in account %s, region %s.", what, sc.Account, sc.Region)
+		return nil, withHint(errUnableToDescribe(), "%s in account %s, region %s", what, sc.Account, sc.Region)
 	}
 	if err != nil {
 		return nil, err
@@ -108,16 +108,18 @@ func (s *Service) DescribeTaskDefinition(ctx context.Context, in *w.DescribeTask
 func (s *Service) DeregisterTaskDefinition(ctx context.Context, in *w.DeregisterTaskDefinitionRequest) (*w.DeregisterTaskDefinitionResponse, error) {
 	sc := s.scope(ctx)
 	ref, problem := sc.parseTaskDefRef(in.TaskDefinition)
-	if problem == "" && ref.revision == 0 {
-		problem = fmt.Sprintf("A revision is required: give %s:<revision> or the task definition ARN.", ref.family)
-	}
-	if problem != "" {
-		return nil, ClientException.Errorf("%s", problem)
+	switch {
+	case problem != nil && problem.badRevision != "":
+		return nil, withHint(ClientException.Errorf("Invalid revision number. Number: %s", problem.badRevision), "%s", problem.hint)
+	case problem != nil:
+		return nil, withHint(errUnableToDescribe(), "%s", problem.hint)
+	case ref.revision == 0:
+		return nil, withHint(ClientException.Errorf("Revision is missing."), "give %s:<revision> or the task definition ARN", ref.family)
 	}
 	return state.Retry(ctx, func() (*w.DeregisterTaskDefinitionResponse, error) {
 		rec, recRev, err := getTaskDefinition(ctx, sc.st, ref)
 		if errors.Is(err, state.ErrNotFound) {
-			return nil, ClientException.Errorf("The specified task definition does not exist: %s is not registered in account %s, region %s.", ref, sc.Account, sc.Region)
+			return nil, withHint(errUnableToDescribe(), "%s is not registered in account %s, region %s", ref, sc.Account, sc.Region)
 		}
 		if err != nil {
 			return nil, err
@@ -134,12 +136,17 @@ func (s *Service) DeregisterTaskDefinition(ctx context.Context, in *w.Deregister
 	})
 }
 
+// errUnableToDescribe is ECS's answer when a taskDefinition parameter names
+// no revision it can read.
+func errUnableToDescribe() *awsapi.Error {
+	return ClientException.Errorf("Unable to describe task definition.")
+}
+
 // Failure reasons of DeleteTaskDefinitions, as ECS words them.
 const (
-	reasonInvalidTaskDef  = "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."
-	reasonMissingTaskDef  = "The specified task definition does not exist. Specify a valid account, family, revision and try again."
-	reasonActiveTaskDef   = "The specified task definition is still in ACTIVE status. Please deregister the target and try again."
-	reasonNoRevisionGiven = "The specified task definition identifier has no revision. Specify family:revision or the task definition ARN."
+	reasonInvalidTaskDef = "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."
+	reasonMissingTaskDef = "The specified task definition does not exist. Specify a valid account, family, revision and try again."
+	reasonActiveTaskDef  = "The specified task definition is still in ACTIVE status. Please deregister the target and try again."
 )
 
 // DeleteTaskDefinitions deletes up to 10 INACTIVE revisions. Each comes back
@@ -154,12 +161,9 @@ func (s *Service) DeleteTaskDefinitions(ctx context.Context, in *w.DeleteTaskDef
 	fail := func(ref, reason string) { out.Failures = append(out.Failures, w.Failure{Arn: ref, Reason: reason}) }
 	for _, raw := range in.TaskDefinitions {
 		ref, problem := sc.parseTaskDefRef(raw)
-		switch {
-		case problem != "":
+		if problem != nil || ref.revision == 0 {
+			// A family without a revision names no one revision to delete.
 			fail(raw, reasonInvalidTaskDef)
-			continue
-		case ref.revision == 0:
-			fail(raw, reasonNoRevisionGiven)
 			continue
 		}
 		td, reason, err := sc.deleteRevision(ctx, ref, s.now)
@@ -370,33 +374,46 @@ func parseCursor(s string) (taskDefRef, bool) {
 	return taskDefRef{fam, int32(n)}, ok && err == nil && validName(fam) && n > 0
 }
 
+// refProblem is what is wrong with a taskDefinition parameter: hint says it
+// in Gantry's words; badRevision holds the revision when that is the fault
+// (ECS's own message names it).
+type refProblem struct {
+	hint        string
+	badRevision string
+}
+
 // parseTaskDefRef reads a taskDefinition parameter: family, family:revision
-// or a task-definition ARN of this account and region. It returns a problem
-// that says what is wrong with ref, or "".
-func (sc scope) parseTaskDefRef(ref string) (taskDefRef, string) {
+// or a task-definition ARN of this account and region. It returns what is
+// wrong with ref, or nil.
+func (sc scope) parseTaskDefRef(ref string) (taskDefRef, *refProblem) {
+	bad := func(format string, args ...any) (taskDefRef, *refProblem) {
+		return taskDefRef{}, &refProblem{hint: fmt.Sprintf(format, args...)}
+	}
 	s := ref
 	if model.IsARN(ref) {
 		a, err := model.ParseARN(ref)
 		if err != nil || a.Service != "ecs" || a.ResourceType() != "task-definition" {
-			return taskDefRef{}, fmt.Sprintf("%q is not a task definition ARN: expected arn:aws:ecs:%s:%s:task-definition/<family>:<revision>.", ref, sc.Region, sc.Account)
+			return bad("%q is not a task definition ARN: expected arn:aws:ecs:%s:%s:task-definition/<family>:<revision>.", ref, sc.Region, sc.Account)
 		}
 		if a.Region != sc.Region || a.Account != sc.Account {
-			return taskDefRef{}, fmt.Sprintf("%s belongs to account %s, region %s; this request is for account %s, region %s.", ref, a.Account, a.Region, sc.Account, sc.Region)
+			return bad("%s belongs to account %s, region %s; this request is for account %s, region %s.", ref, a.Account, a.Region, sc.Account, sc.Region)
 		}
 		s = a.ResourceID()
 	}
 	fam, rev, hasRev := strings.Cut(s, ":")
 	if !validName(fam) {
-		return taskDefRef{}, fmt.Sprintf("%q is not a valid task definition family: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.", fam)
+		return bad("%q is not a valid task definition family: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.", fam)
 	}
 	if !hasRev {
-		return taskDefRef{family: fam}, ""
+		return taskDefRef{family: fam}, nil
 	}
 	n, err := strconv.ParseInt(rev, 10, 32)
 	if err != nil || n < 1 {
-		return taskDefRef{}, fmt.Sprintf("Invalid revision number. Number: %s. A revision is a positive integer, as in %s:1.", rev, fam)
+		r, p := bad("Invalid revision number. Number: %s. A revision is a positive integer, as in %s:1.", rev, fam)
+		p.badRevision = rev
+		return r, p
 	}
-	return taskDefRef{fam, int32(n)}, ""
+	return taskDefRef{fam, int32(n)}, nil
 }
 
 // taskDefinitionARN is the ARN of a revision.

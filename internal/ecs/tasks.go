@@ -269,11 +269,15 @@ func (s *Service) DescribeTasks(ctx context.Context, in *w.DescribeTasksRequest)
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Tasks) == 0 || len(in.Tasks) > 100 {
-		return nil, InvalidParameter.Errorf("tasks must list 1 to 100 task ids or ARNs; %d were given.", len(in.Tasks))
-	}
+	// ECS checks the cluster first, then the list.
 	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
+	}
+	if len(in.Tasks) == 0 {
+		return nil, InvalidParameter.Errorf("Tasks cannot be empty.")
+	}
+	if len(in.Tasks) > 100 {
+		return nil, InvalidParameter.Errorf("tasks must list 1 to 100 task ids or ARNs; %d were given.", len(in.Tasks))
 	}
 	out := &w.DescribeTasksResponse{Tasks: []w.Task{}, Failures: []w.Failure{}}
 	var reads []state.Read

@@ -664,7 +664,7 @@ func TestDescribeTasks(t *testing.T) {
 	ghost := strings.Replace(arn, idOf(arn), strings.Repeat("f", 32), 1)
 	other := strings.Replace(arn, "/prod/", "/other/", 1)
 	d := gt.Must(c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("prod"), Tasks: []string{idOf(arn), arn, ghost, other, "junk"}}))(t)
-	if len(d.Tasks) != 1 || d.Tasks[0].Tags != nil {
+	if len(d.Tasks) != 1 || len(d.Tasks[0].Tags) != 0 {
 		t.Fatalf("described = %+v", d.Tasks)
 	}
 	var missing []string

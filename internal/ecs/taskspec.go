@@ -25,6 +25,9 @@ type runSpec struct {
 	startedBy string
 	tags      []w.Tag
 	need      demand
+	// size is the length of merged as JSON: each task's assignment
+	// carries it.
+	size int
 }
 
 // runParams are the members RunTask and StartTask share.
@@ -55,7 +58,7 @@ func (sc scope) buildSpec(ctx context.Context, cluster string, p runParams) (*ru
 	if p.overrides != nil {
 		b, _ := json.Marshal(p.overrides)
 		if len(b) > maxOverridesLength {
-			return nil, InvalidParameter.Errorf("Container Overrides length must be at most %d characters; these are %d.", maxOverridesLength, len(b))
+			return nil, withHint(InvalidParameter.Errorf("Container Overrides length must be at most %d.", maxOverridesLength), "the overrides are %d characters as JSON", len(b))
 		}
 	}
 	if p.propagateTags == "SERVICE" {
@@ -72,6 +75,10 @@ func (sc scope) buildSpec(ctx context.Context, cluster string, p runParams) (*ru
 	if err != nil {
 		return nil, err
 	}
+	size, err := runnableSize(&merged)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkHonourable(&merged); err != nil {
 		return nil, err
 	}
@@ -82,7 +89,7 @@ func (sc scope) buildSpec(ctx context.Context, cluster string, p runParams) (*ru
 	if err := checkRunRequest(mode, p.network, p.volumes, p.execCmd); err != nil {
 		return nil, err
 	}
-	spec := &runSpec{cluster: cluster, def: def, merged: merged, overrides: reported, group: p.group, startedBy: p.startedBy}
+	spec := &runSpec{cluster: cluster, def: def, merged: merged, overrides: reported, group: p.group, startedBy: p.startedBy, size: size}
 	if spec.group == "" {
 		spec.group = "family:" + def.Def.Family
 	}
@@ -117,8 +124,8 @@ func validStartedBy(s string) bool {
 // revision. An INACTIVE revision cannot run new tasks.
 func (sc scope) resolveTaskDefinition(ctx context.Context, ref string) (*model.TaskDefinition, error) {
 	r, problem := sc.parseTaskDefRef(ref)
-	if problem != "" {
-		return nil, InvalidParameter.Errorf("%s", problem)
+	if problem != nil {
+		return nil, InvalidParameter.Errorf("%s", problem.hint)
 	}
 	var rec *model.TaskDefinition
 	var err error
@@ -128,13 +135,13 @@ func (sc scope) resolveTaskDefinition(ctx context.Context, ref string) (*model.T
 		rec, _, err = getTaskDefinition(ctx, sc.st, r)
 	}
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, ClientException.Errorf("TaskDefinition not found: %s is not registered (or has no ACTIVE revision) in account %s, region %s.", r, sc.Account, sc.Region)
+		return nil, withHint(ClientException.Errorf("TaskDefinition not found."), "%s is not registered (or has no ACTIVE revision) in account %s, region %s", r, sc.Account, sc.Region)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if rec.Def.Status != model.TaskDefinitionActive {
-		return nil, ClientException.Errorf("TaskDefinition is inactive: %s was deregistered and cannot run new tasks; register a new revision.", rec.Def.TaskDefinitionArn)
+		return nil, withHint(ClientException.Errorf("TaskDefinition is inactive"), "%s was deregistered and cannot run new tasks; register a new revision", rec.Def.TaskDefinitionArn)
 	}
 	return rec, nil
 }
@@ -306,4 +313,25 @@ func taskDemand(td *w.TaskDefinition) demand {
 // String describes a demand for messages.
 func (d demand) String() string {
 	return fmt.Sprintf("%d CPU units, %d MiB, ports %v/tcp %v/udp", d.cpu, d.memory, d.ports, d.portsUDP)
+}
+
+// maxRunnableBytes bounds the task definition a task runs, as JSON with its
+// overrides applied: what RegisterTaskDefinition accepts, what registration
+// adds (ARN, status, compatibilities, required attributes) and the
+// overrides. Only a revision stored before the limit existed can exceed it.
+const maxRunnableBytes = maxTaskDefinitionBytes + 8<<10 + maxOverridesLength
+
+// runnableSize measures the definition a task would run, and refuses one
+// larger than ECS ever registers: every task's assignment carries it, and
+// placements are committed in bounded transactions.
+func runnableSize(def *w.TaskDefinition) (int, error) {
+	b, err := json.Marshal(def)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) > maxRunnableBytes {
+		return 0, withHint(ClientException.Errorf("Actual length: '%d'. Max allowed length is '%d' bytes.", len(b), maxTaskDefinitionBytes),
+			"%s was stored before Gantry enforced ECS's 64 KiB limit; register a smaller revision", def.TaskDefinitionArn)
+	}
+	return len(b), nil
 }

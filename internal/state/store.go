@@ -53,6 +53,16 @@ func (s *Store) watcher() *clientv3.Client {
 // transaction may hold.
 func (s *Store) MaxTxnOps() int { return cmp.Or(s.maxTxnOps, DefaultMaxTxnOps) }
 
+// MaxTxnBytes is about how large one transaction may be: three quarters of
+// the embedded etcd's request limit, or 1 MiB under etcd's default limit
+// (1.5 MiB), which an external cluster may keep.
+func (s *Store) MaxTxnBytes() int {
+	if s.MaxTxnOps() >= EmbeddedMaxTxnOps {
+		return embeddedMaxRequestBytes / 4 * 3
+	}
+	return 1 << 20
+}
+
 // Close releases the client and stops the embedded etcd, if any.
 func (s *Store) Close() error {
 	err := s.cli.Close()
