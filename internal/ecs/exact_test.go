@@ -417,7 +417,12 @@ func TestTaskDefinitionSizeLimit(t *testing.T) {
 		return err
 	}
 	lengthMsg := regexp.MustCompile(`^Actual length: '([0-9]+)'\. Max allowed length is '65536' bytes\.$`)
-	for _, n := range []int{70 << 10, 6 << 20} {
+	// A 6 MB definition does not get past the API edge's 1 MiB body limit.
+	code, _ := apiError(t, withEnv("big", 6<<20))
+	if code != "RequestEntityTooLargeException" {
+		t.Fatalf("register with a 6 MiB value: %s, want the edge's RequestEntityTooLargeException", code)
+	}
+	for _, n := range []int{70 << 10, 900 << 10} {
 		code, msg := apiError(t, withEnv("big", n))
 		m := lengthMsg.FindStringSubmatch(msg)
 		if code != "ClientException" || m == nil {

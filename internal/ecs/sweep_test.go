@@ -30,7 +30,13 @@ var sweepOutputs = map[string]any{
 	"SubmitTaskStateChange": w.SubmitTaskStateChangeResponse{}, "SubmitContainerStateChange": w.SubmitContainerStateChangeResponse{},
 	"CreateService": w.CreateServiceResponse{}, "DescribeServices": w.DescribeServicesResponse{}, "ListServices": w.ListServicesResponse{},
 	"ListServicesByNamespace": w.ListServicesByNamespaceResponse{}, "UpdateService": w.UpdateServiceResponse{}, "DeleteService": w.DeleteServiceResponse{},
+	"UpdateTaskProtection": w.UpdateTaskProtectionResponse{}, "GetTaskProtection": w.GetTaskProtectionResponse{},
+	"DiscoverPollEndpoint": w.DiscoverPollEndpointResponse{},
 }
+
+// sweepRefused are the implemented actions that always refuse, each with
+// the model's exception (agentcalls.go): they have no response to sweep.
+var sweepRefused = map[string]string{"UpdateContainerAgent": "NoUpdateAvailableException", "ExecuteCommand": "TargetNotConnectedException"}
 
 // TestSweepActions calls every implemented ECS action once, as raw signed
 // JSON (the List* actions with filters that match nothing), and checks that each list member of its response is written (ECS
@@ -106,6 +112,19 @@ func TestSweepActions(t *testing.T) {
 	call("SubmitTaskStateChange", `{"cluster":"sweep","task":"`+task+`","status":"RUNNING"}`)
 	call("DescribeTasks", `{"cluster":"sweep","tasks":["`+task+`"]}`)
 	call("ListTasks", `{"cluster":"sweep","family":"none"}`)
+	call("UpdateTaskProtection", `{"cluster":"sweep","tasks":["`+task+`"],"protectionEnabled":true}`)
+	call("GetTaskProtection", `{"cluster":"sweep","tasks":["`+task+`"]}`)
+	call("DiscoverPollEndpoint", `{"cluster":"sweep"}`)
+	for action, body := range map[string]string{
+		"UpdateContainerAgent": `{"cluster":"sweep","containerInstance":"` + a.arn + `"}`,
+		"ExecuteCommand":       `{"cluster":"sweep","task":"` + task + `","command":"sh","interactive":true}`,
+	} {
+		status, raw := signedCall(t, env.URL, region, action, []byte(body))
+		if status != http.StatusBadRequest || !strings.Contains(string(raw), sweepRefused[action]) {
+			t.Errorf("%s: %d %s, want %s", action, status, raw, sweepRefused[action])
+		}
+		called[action] = true
+	}
 	call("StopTask", `{"cluster":"sweep","task":"`+task+`"}`)
 	call("ListServices", `{"cluster":"sweep"}`)
 	call("CreateService", `{"cluster":"sweep","serviceName":"s","taskDefinition":"sw","desiredCount":0}`)
@@ -118,7 +137,7 @@ func TestSweepActions(t *testing.T) {
 	call("DeregisterTaskDefinition", `{"taskDefinition":"sw:1"}`)
 	call("DeleteTaskDefinitions", `{"taskDefinitions":["sw:1"]}`)
 
-	if len(called) != len(sweepOutputs) {
+	if len(called) != len(sweepOutputs)+len(sweepRefused) {
 		t.Errorf("swept %d actions of %d", len(called), len(sweepOutputs))
 	}
 	var missing []string
@@ -132,7 +151,7 @@ func TestSweepActions(t *testing.T) {
 			t.Errorf("%s, not implemented: %d %s", op, status, raw)
 		}
 	}
-	if len(called) != 40 || len(missing) != 37 {
-		t.Errorf("%d actions implemented, %d not: docs/ecs-compatibility.md says 40 and 37", len(called), len(missing))
+	if len(called) != 45 || len(missing) != 32 {
+		t.Errorf("%d actions implemented, %d not: docs/ecs-compatibility.md says 45 and 32", len(called), len(missing))
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
 	"github.com/gantry-dev/gantry/internal/model"
@@ -229,7 +231,7 @@ func (s *Service) UntagResource(ctx context.Context, in *w.UntagResourceRequest)
 		return nil, InvalidParameter.Errorf("At most %d tag keys can be removed at once; %d were given.", maxTags, len(in.TagKeys))
 	}
 	for i, k := range in.TagKeys {
-		if err := validateTagKey(k, fmt.Sprintf("tagKeys.%d.member", i+1)); err != nil {
+		if err := validateUntagKey(k, fmt.Sprintf("tagKeys.%d.member", i+1)); err != nil {
 			return nil, err
 		}
 	}
@@ -314,6 +316,20 @@ func validateTagKey(k, path string) error {
 	}
 	if strings.HasPrefix(strings.ToLower(k), "aws:") {
 		return InvalidParameter.Errorf("Tag key %q uses the reserved prefix aws:, which is for AWS use only.", k)
+	}
+	return nil
+}
+
+// validateUntagKey checks a key to remove. It is looser than a key to add,
+// as ECS is: a key no tag can have (one with a comma, say, as the AWS CLI
+// sends `--tag-keys key1,key2`) removes nothing, but a key that is not
+// text (control characters, bytes that are not UTF-8) is refused.
+func validateUntagKey(k, path string) error {
+	if k == "" || len([]rune(k)) > 128 {
+		return InvalidParameter.Errorf("Tag key %q must be 1 to 128 characters long.", k)
+	}
+	if !utf8.ValidString(k) || strings.ContainsFunc(k, unicode.IsControl) {
+		return errTagPattern(k, path)
 	}
 	return nil
 }
