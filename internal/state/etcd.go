@@ -192,6 +192,7 @@ func startEmbedded(ctx context.Context, cfg Config, log *slog.Logger) (*embed.Et
 	ec.AutoCompactionRetention = "10000"
 	ec.LogLevel = "error"
 	ec.LogOutputs = []string{filepath.Join(cfg.DataDir, "etcd.log")}
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdLogger(filepath.Join(cfg.DataDir, "etcd.log"), os.Stderr))
 
 	clientHost, err := listenAddr(m.ClientListen)
 	if err != nil {
