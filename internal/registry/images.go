@@ -157,6 +157,8 @@ func (r *Registry) PutManifest(ctx context.Context, ns Namespace, repo, ref, con
 		if _, err := txn.Commit(ctx); err != nil {
 			return nil, err
 		}
+		r.log.Info("image pushed", "account", ns.Account, "region", ns.Region, "repository", repo,
+			"tag", tag, "digest", digest, "size", next.Size)
 		return &next, nil
 	})
 }
