@@ -162,7 +162,7 @@ func TestDevPrintsExportsAndAcceptsTestKey(t *testing.T) {
 		}
 	}
 	text := strings.Join(printed, "\n")
-	for _, want := range []string{"export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test", "--endpoint-url http://" + addr} {
+	for _, want := range []string{"export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=\n", "--endpoint-url http://" + addr} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("gantry dev output lacks %q:\n%s", want, text)
 		}

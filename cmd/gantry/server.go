@@ -172,7 +172,7 @@ func devCmd() *cobra.Command {
 			fmt.Printf(`Gantry is running at %[1]s (data in %[2]s).
 %[3]s
 
-  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=
   aws --endpoint-url %[1]s ecs register-task-definition --family web \
       --container-definitions '[{"name":"web","image":"gantry-test/busybox","memory":64,
         "command":["httpd","-f","-p","80","-h","/var/www"],"portMappings":[{"containerPort":80}],

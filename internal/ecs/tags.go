@@ -315,7 +315,7 @@ func validateTagKey(k, path string) error {
 		return errTagPattern(k, path)
 	}
 	if strings.HasPrefix(strings.ToLower(k), "aws:") {
-		return InvalidParameter.Errorf("Tag key %q uses the reserved prefix aws:, which is for AWS use only.", k)
+		return errReservedTagPrefix(k)
 	}
 	return nil
 }
@@ -331,7 +331,16 @@ func validateUntagKey(k, path string) error {
 	if !utf8.ValidString(k) || strings.ContainsFunc(k, unicode.IsControl) {
 		return errTagPattern(k, path)
 	}
+	if strings.HasPrefix(strings.ToLower(k), "aws:") {
+		return errReservedTagPrefix(k)
+	}
 	return nil
+}
+
+// errReservedTagPrefix refuses a tag key with the prefix AWS keeps for
+// itself.
+func errReservedTagPrefix(k string) error {
+	return InvalidParameter.Errorf("Tag key %q uses the reserved prefix aws:, which is for AWS use only.", k)
 }
 
 // tagPatternText is the service model's pattern for tag keys and values:

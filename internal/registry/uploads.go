@@ -28,7 +28,7 @@ type upload struct {
 	// bounds the sessions of one owner.
 	owner      string
 	w          *blobWriter
-	lastActive time.Time
+	lastActive time.Time // guarded by w.mu
 }
 
 // getBlob serves GET and HEAD of a blob (with Range) in a repository.
@@ -238,12 +238,17 @@ func (r *Registry) removeLocked(u *upload) {
 func (r *Registry) reapLocked() int {
 	n := 0
 	for _, u := range r.uploads {
-		if r.now().Sub(u.lastActive) > r.idleTimeout && u.w.mu.TryLock() {
+		// A session in use (its lock held) is not idle; lastActive is
+		// read under the session's lock, which guards it.
+		if !u.w.mu.TryLock() {
+			continue
+		}
+		if r.now().Sub(u.lastActive) > r.idleTimeout {
 			r.removeLocked(u)
 			u.w.cancel()
-			u.w.mu.Unlock()
 			n++
 		}
+		u.w.mu.Unlock()
 	}
 	return n
 }
