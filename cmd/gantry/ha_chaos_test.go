@@ -20,9 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/gantry-dev/gantry/internal/state"
+	"github.com/gantry-dev/gantry/internal/gantrytest"
 )
 
 // haServer is one `gantry server` of a cluster whose embedded etcd members
@@ -99,29 +98,15 @@ func (s *haServer) kill9() {
 // service controller, read from the election in etcd through the members'
 // client endpoints.
 func servicesLeader(t *testing.T, pki string, servers []*haServer) string {
-	tc, err := state.ClientTLS(pki)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var eps []string
 	for _, s := range servers {
 		eps = append(eps, "https://"+s.etcdClient)
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, TLS: tc, DialTimeout: 5 * time.Second})
+	leader, err := gantrytest.ServicesLeader(pki, eps, 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cli.Close()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := cli.Get(ctx, "/gantry/elections/services/", append(clientv3.WithFirstCreate(), clientv3.WithPrefix())...)
-		cancel()
-		if err == nil && len(resp.Kvs) > 0 {
-			return string(resp.Kvs[0].Value)
-		}
-	}
-	t.Fatal("no server leads the service controller after 60s")
-	return ""
+	return leader
 }
 
 // startSimFleet runs `gantry agent --runtime sim` for cluster against the

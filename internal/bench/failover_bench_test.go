@@ -17,10 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	gt "github.com/gantry-dev/gantry/internal/gantrytest"
-	"github.com/gantry-dev/gantry/internal/state"
 )
 
 // BenchmarkFailover measures the control plane's failover with embedded
@@ -190,25 +188,11 @@ func waitUp(b *testing.B, addr string) {
 // electionLeader is the address of the server leading the service
 // controller, read from its election in etcd.
 func electionLeader(b *testing.B, pki string, endpoints []string) string {
-	tc, err := state.ClientTLS(pki)
+	leader, err := gt.ServicesLeader(pki, endpoints, 60*time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tc, DialTimeout: 5 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cli.Close()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := cli.Get(ctx, "/gantry/elections/services/", append(clientv3.WithFirstCreate(), clientv3.WithPrefix())...)
-		cancel()
-		if err == nil && len(resp.Kvs) > 0 {
-			return string(resp.Kvs[0].Value)
-		}
-	}
-	b.Fatal("no server leads the service controller after 60s")
-	return ""
+	return leader
 }
 
 // waitRunning waits until the service runs n tasks and none is pending.

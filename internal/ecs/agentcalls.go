@@ -47,11 +47,8 @@ var (
 // updated by replacing it on the host and restarting `gantry agent`.
 func (s *Service) UpdateContainerAgent(ctx context.Context, in *w.UpdateContainerAgentRequest) (*w.UpdateContainerAgentResponse, error) {
 	sc := s.scope(ctx)
-	name, err := sc.clusterName(in.Cluster)
+	name, err := sc.requireCluster(ctx, in.Cluster)
 	if err != nil {
-		return nil, err
-	}
-	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
 	}
 	id, _, ok, err := sc.instanceRef(name, in.ContainerInstance)
@@ -78,11 +75,8 @@ func (s *Service) UpdateContainerAgent(ctx context.Context, in *w.UpdateContaine
 // instead.
 func (s *Service) ExecuteCommand(ctx context.Context, in *w.ExecuteCommandRequest) (*w.ExecuteCommandResponse, error) {
 	sc := s.scope(ctx)
-	name, err := sc.clusterName(in.Cluster)
+	name, err := sc.requireCluster(ctx, in.Cluster)
 	if err != nil {
-		return nil, err
-	}
-	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
 	}
 	id, _, ok, err := sc.taskRef(name, in.Task)

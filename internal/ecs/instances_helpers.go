@@ -73,6 +73,16 @@ func loadInstance(ctx context.Context, st *state.Store, cluster, id string, dere
 	return nil, 0, "", state.ErrNotFound
 }
 
+// requireCluster resolves a cluster parameter to a name and checks that
+// the cluster exists (ClusterNotFoundException otherwise).
+func (sc scope) requireCluster(ctx context.Context, ref string) (string, error) {
+	name, err := sc.clusterName(ref)
+	if err != nil {
+		return "", err
+	}
+	return name, existingCluster(ctx, sc, name)
+}
+
 // existingCluster checks that the named cluster exists, ACTIVE or INACTIVE:
 // reads of container instances work on both, as deregistered instances
 // outlive their cluster.

@@ -49,11 +49,8 @@ func (s *Service) taskProtectionActions(m awsapi.Model) map[string]awsapi.Handle
 // tasks not started by a service as TASK_NOT_VALID.
 func (s *Service) UpdateTaskProtection(ctx context.Context, in *w.UpdateTaskProtectionRequest) (*w.UpdateTaskProtectionResponse, error) {
 	sc := s.scope(ctx)
-	name, err := sc.clusterName(in.Cluster)
+	name, err := sc.requireCluster(ctx, in.Cluster)
 	if err != nil {
-		return nil, err
-	}
-	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
 	}
 	if len(in.Tasks) == 0 || len(in.Tasks) > maxProtectionUpdate {
@@ -116,11 +113,8 @@ func (s *Service) UpdateTaskProtection(ctx context.Context, in *w.UpdateTaskProt
 // every service task of the cluster that is not stopped when none is named.
 func (s *Service) GetTaskProtection(ctx context.Context, in *w.GetTaskProtectionRequest) (*w.GetTaskProtectionResponse, error) {
 	sc := s.scope(ctx)
-	name, err := sc.clusterName(in.Cluster)
+	name, err := sc.requireCluster(ctx, in.Cluster)
 	if err != nil {
-		return nil, err
-	}
-	if err := existingCluster(ctx, sc, name); err != nil {
 		return nil, err
 	}
 	if len(in.Tasks) > maxProtectionGet {
