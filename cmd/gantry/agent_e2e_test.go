@@ -162,7 +162,15 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Fatalf("container: %+v", c)
 	}
 	port := aws.ToInt32(c.NetworkBindings[0].HostPort)
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	// RUNNING is the container started, not httpd listening yet (as on
+	// ECS): until it listens, Docker's proxy accepts and closes.
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
