@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
+	"github.com/gantry-dev/gantry/internal/ec2"
 	"github.com/gantry-dev/gantry/internal/ecr"
 	"github.com/gantry-dev/gantry/internal/ecs"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -116,11 +117,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// PutImage carries manifests of up to 4 MiB, JSON-escaped.
 		MaxBody: 10 << 20,
 	})
+	// The Query-protocol APIs (form in, XML out), chosen by the signing
+	// service and the form's Version.
+	queryEdge := awsapi.NewQueryEdge(awsapi.QueryEdgeConfig{
+		Keys:     keys,
+		Services: []*awsapi.QueryService{ec2.New(store, log).API()},
+		Logger:   log,
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /metrics", mets.Handler())
 	mux.Handle("/v2/", mets.Registry(reg))
-	mux.Handle("/", mets.API(edge))
+	mux.Handle("/", mets.API(awsapi.Dispatch(edge, queryEdge)))
 	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, done: make(chan error, 1)}
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	loopCtx, stop := context.WithCancel(context.Background())
