@@ -33,12 +33,26 @@ func (e *formError) Error() string {
 type formDecoder struct {
 	form url.Values
 	used map[string]bool
+	// parents holds every proper prefix of a key that ends before a dot
+	// (Tag.1.Key gives Tag and Tag.1), so that finding whether a structure
+	// or a list element was sent costs one lookup, not a scan of the form.
+	parents map[string]bool
 }
 
 // decodeForm fills the struct v points to from form and returns the form
 // keys no member consumed.
 func decodeForm(form url.Values, v any) (unknown []string, err error) {
-	d := &formDecoder{form: form, used: map[string]bool{}}
+	d := &formDecoder{form: form, used: map[string]bool{}, parents: map[string]bool{}}
+	for k := range form {
+		for i := strings.IndexByte(k, '.'); i >= 0; {
+			d.parents[k[:i]] = true
+			j := strings.IndexByte(k[i+1:], '.')
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+	}
 	if err := d.structure(reflect.ValueOf(v).Elem(), ""); err != nil {
 		return nil, err
 	}
@@ -58,15 +72,7 @@ func joinKey(prefix, key string) string {
 }
 
 // under reports whether some form key starts with prefix + ".".
-func (d *formDecoder) under(prefix string) bool {
-	p := prefix + "."
-	for k := range d.form {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return false
-}
+func (d *formDecoder) under(prefix string) bool { return d.parents[prefix] }
 
 func (d *formDecoder) structure(v reflect.Value, prefix string) error {
 	t := v.Type()
@@ -90,7 +96,13 @@ func (d *formDecoder) value(v reflect.Value, key, opts string) error {
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			return d.scalar(v, key)
 		}
-		return d.list(v, key)
+		empty := key
+		if strings.Contains(","+opts+",", ",wrapped,") {
+			if i := strings.LastIndexByte(key, '.'); i >= 0 {
+				empty = key[:i]
+			}
+		}
+		return d.list(v, key, empty)
 	case reflect.Map:
 		return d.mapping(v, key, opts)
 	case reflect.Pointer:
@@ -112,10 +124,10 @@ func (d *formDecoder) value(v reflect.Value, key, opts string) error {
 }
 
 // list decodes the elements numbered from 1 under key, up to the first
-// missing number. A plain Query client sends an empty list as `Key=`.
-func (d *formDecoder) list(v reflect.Value, key string) error {
-	if vals, ok := d.form[key]; ok && len(vals) == 1 && vals[0] == "" {
-		d.used[key] = true
+// missing number. A plain Query client sends an empty list as `<empty>=`.
+func (d *formDecoder) list(v reflect.Value, key, empty string) error {
+	if vals, ok := d.form[empty]; ok && len(vals) == 1 && vals[0] == "" {
+		d.used[empty] = true
 		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
 		return nil
 	}

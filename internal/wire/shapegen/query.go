@@ -16,7 +16,9 @@ import (
 //	json:"Name"        the request parameter's name, for validation messages
 //	query:"Key"        the form key of the member; for a list, the prefix its
 //	                   elements are numbered under (Key.1, Key.2, ...); for a
-//	                   map, the prefix of its entries (with key= and value=)
+//	                   map, the prefix of its entries (with key= and value=);
+//	                   ",wrapped" marks a list whose elements sit under an
+//	                   item name (Names.member.1), sent empty as `Names=`
 //	xml:"name"         the response element; for a list "wrapper>item", or
 //	                   the repeated element alone when the list is flattened
 //
@@ -104,7 +106,8 @@ func queryTags(m *model, mn string, mem member) (in, key, out string) {
 		case flat:
 			key = firstOf(item, in)
 		default:
-			key = in + "." + firstOf(item, "member")
+			// An empty list is sent as `Name=`, outside the element prefix.
+			key = in + "." + firstOf(item, "member") + ",wrapped"
 		}
 		if flat {
 			out = firstOf(item, outName)
