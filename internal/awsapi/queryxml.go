@@ -22,8 +22,12 @@ import (
 // xmlEncoder writes elements into a buffer.
 type xmlEncoder struct{ b bytes.Buffer }
 
-func (e *xmlEncoder) open(name string)  { e.b.WriteByte('<'); e.b.WriteString(name); e.b.WriteByte('>') }
-func (e *xmlEncoder) close(name string) { e.b.WriteString("</"); e.b.WriteString(name); e.b.WriteByte('>') }
+func (e *xmlEncoder) open(name string) { e.b.WriteByte('<'); e.b.WriteString(name); e.b.WriteByte('>') }
+func (e *xmlEncoder) close(name string) {
+	e.b.WriteString("</")
+	e.b.WriteString(name)
+	e.b.WriteByte('>')
+}
 
 func (e *xmlEncoder) text(name, s string) {
 	e.open(name)
