@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/gantry-dev/gantry/internal/wire"
 )
 
 // The Query edge is tested with two tiny services of its own, one per
@@ -42,13 +44,14 @@ type qEC2In struct {
 }
 
 type qEC2Out struct {
-	Name    string   `xml:"name"`
-	OK      *bool    `xml:"ok"`
-	Tags    []qTag   `xml:"tagSet>item"`
-	Empty   []qTag   `xml:"emptySet>item"`
-	Nothing []qTag   `xml:"nothingSet>item"`
-	IDs     []string `xml:"idSet>item"`
-	Account string   `xml:"account"`
+	Name    string     `xml:"name"`
+	OK      *bool      `xml:"ok"`
+	Tags    []qTag     `xml:"tagSet>item"`
+	Empty   []qTag     `xml:"emptySet>item"`
+	Nothing []qTag     `xml:"nothingSet>item"`
+	IDs     []string   `xml:"idSet>item"`
+	Account string     `xml:"account"`
+	At      *wire.Time `xml:"at"`
 }
 
 // plain Query: lists under `member` both ways.
@@ -73,7 +76,8 @@ func testQueryEdge(t *testing.T) *httptest.Server {
 				if in.When != nil {
 					ids = append(ids, "day="+in.When.Day)
 				}
-				return &qEC2Out{Name: in.Name, OK: aws.Bool(false), Tags: in.Tags, Empty: []qTag{}, IDs: ids, Account: CallerFrom(ctx).Account}, nil
+				return &qEC2Out{Name: in.Name, OK: aws.Bool(false), Tags: in.Tags, Empty: []qTag{}, IDs: ids, Account: CallerFrom(ctx).Account,
+					At: wire.At(time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC))}, nil
 			}),
 			"Nothing": QueryAction(m, func(ctx context.Context, in *qEC2In) (*NoOutput, error) { return &NoOutput{}, nil }),
 			"Refuse": QueryAction(m, func(ctx context.Context, in *qEC2In) (*NoOutput, error) {
@@ -156,7 +160,7 @@ func TestQueryEC2Answer(t *testing.T) {
 		`<tagSet><item><key>k1</key><value>v1</value></item><item><key>k2</key></item></tagSet>`,
 		`<emptySet/>`,
 		`<idSet><item>x</item><item>y</item><item>color=red</item><item>day=mon</item></idSet>`,
-		`<account>111122223333</account></EchoResponse>`,
+		`<account>111122223333</account><at>2020-01-02T03:04:05.000Z</at></EchoResponse>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("answer lacks %s:\n%s", want, body)
