@@ -124,6 +124,9 @@ func page[T any](items []T, id func(T) string, token string, max *int32) ([]T, s
 		i := sort.Search(len(items), func(i int) bool { return id(items[i]) > token })
 		items = items[i:]
 	}
+	if max != nil && *max < 5 {
+		return nil, "", InvalidParameterValue.Errorf("Value ( %d ) for parameter maxResults is invalid. Expecting a value greater than 5.", *max)
+	}
 	if max == nil || int(*max) >= len(items) {
 		return items, "", nil
 	}

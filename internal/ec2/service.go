@@ -93,10 +93,12 @@ func zoneID(zone string) string {
 	parts := strings.Split(region, "-")
 	var b strings.Builder
 	b.WriteString(parts[0])
-	for _, p := range parts[1 : len(parts)-1] {
-		b.WriteString(p[:1])
-	}
 	if len(parts) > 1 {
+		for _, p := range parts[1 : len(parts)-1] {
+			if p != "" {
+				b.WriteString(p[:1])
+			}
+		}
 		b.WriteString(parts[len(parts)-1])
 	}
 	return b.String() + "-az" + string('1'+rune(letter-'a'))

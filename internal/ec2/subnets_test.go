@@ -113,3 +113,26 @@ func TestAvailabilityZones(t *testing.T) {
 	_, err := c.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{region + "q"}})
 	gantrytest.WantCode(t, err, "InvalidParameterValue")
 }
+
+// A region is whatever the request was signed for: one without dashes
+// still gets its zones and subnets described.
+func TestRegionWithoutDashes(t *testing.T) {
+	ctx := context.Background()
+	c := gantrytest.Shared(t).EC2In("gantrylocal")
+	subnets := gantrytest.Must(c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{}))(t).Subnets
+	if len(subnets) != 3 || aws.ToString(subnets[0].AvailabilityZoneId) == "" {
+		t.Fatalf("subnets: %+v", subnets)
+	}
+}
+
+// Paging bounds come from EC2, not from a slice index.
+func TestDescribeTagsMaxResults(t *testing.T) {
+	ctx := context.Background()
+	c := gantrytest.Shared(t).EC2()
+	vpc := gantrytest.Must(c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}))(t).Vpcs[0].VpcId
+	gantrytest.Must(c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{*vpc}, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("1")}}}))(t)
+	for _, n := range []int32{0, -1} {
+		_, err := c.DescribeTags(ctx, &ec2.DescribeTagsInput{MaxResults: aws.Int32(n)})
+		gantrytest.WantCode(t, err, "InvalidParameterValue")
+	}
+}
