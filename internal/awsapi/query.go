@@ -3,12 +3,14 @@ package awsapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -216,7 +218,7 @@ func (q *QueryEdge) serve(w http.ResponseWriter, r *http.Request, reqID string) 
 	if h == nil {
 		return fail(queryInvalidAction.Errorf("The action %s is not valid for this web service.", action))
 	}
-	out, err := h(WithCaller(r.Context(), caller), form)
+	out, err := q.run(r.Context(), h, caller, form)
 	if err != nil {
 		var ae *Error
 		if !errors.As(err, &ae) {
@@ -229,6 +231,17 @@ func (q *QueryEdge) serve(w http.ResponseWriter, r *http.Request, reqID string) 
 	w.WriteHeader(http.StatusOK)
 	w.Write(queryResponse(svc, action, reqID, out))
 	return action, http.StatusOK, ""
+}
+
+// run calls h, turning a panic into an error: the caller gets a server
+// fault with the request id rather than a dropped connection it retries.
+func (q *QueryEdge) run(ctx context.Context, h QueryHandler, caller Caller, form url.Values) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return h(WithCaller(ctx, caller), form)
 }
 
 const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"

@@ -84,6 +84,10 @@ func testQueryEdge(t *testing.T) *httptest.Server {
 				return nil, ClientCode("InvalidVpcID.NotFound").Errorf("The vpc ID '%s' does not exist", in.Name)
 			}),
 			"Fail": QueryAction(m, func(ctx context.Context, in *qEC2In) (*NoOutput, error) { return nil, errors.New("disk on fire") }),
+			"Panic": QueryAction(m, func(ctx context.Context, in *qEC2In) (*NoOutput, error) {
+				var tags []qTag
+				return nil, errors.New(tags[len(in.Name)].Key)
+			}),
 		}}
 	plain := &QueryService{Protocol: ProtocolQuery, SigningName: "plain", Version: "2015-12-01", XMLNamespace: "http://plain.example/doc/2015-12-01/",
 		Actions: map[string]QueryHandler{
@@ -198,6 +202,7 @@ func TestQueryEC2Errors(t *testing.T) {
 		{"other version", qcall{service: "ec2", form: form("Action", "Echo", "Version", "2014-01-01", "Name", "a")}, 400, "NoSuchVersion", "2014-01-01"},
 		{"wrong secret", qcall{service: "ec2", secret: "nope", form: form("Action", "Echo", "Version", v, "Name", "a")}, 403, "SignatureDoesNotMatch", "signature"},
 		{"server fault", qcall{service: "ec2", form: form("Action", "Fail", "Version", v, "Name", "a")}, 500, "InternalError", "server log"},
+		{"panic", qcall{service: "ec2", form: form("Action", "Panic", "Version", v, "Name", "a")}, 500, "InternalError", "server log"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
