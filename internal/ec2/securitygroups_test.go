@@ -99,6 +99,19 @@ func TestSecurityGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Revoking one rule that is there and one that is not: the first goes,
+	// the second comes back as unknown.
+	part := gantrytest.Must(c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: &web,
+		IpPermissions: []types.IpPermission{tcp(443, "10.0.0.0/8"), tcp(8443, "10.0.0.0/8")}}))(t)
+	if len(part.RevokedSecurityGroupRules) != 1 || aws.ToInt32(part.RevokedSecurityGroupRules[0].FromPort) != 443 ||
+		len(part.UnknownIpPermissions) != 1 || aws.ToInt32(part.UnknownIpPermissions[0].FromPort) != 8443 {
+		t.Fatalf("partial revoke: %+v", part)
+	}
+	g = gantrytest.Must(c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{web}}))(t).SecurityGroups[0]
+	if len(g.IpPermissions) != 1 || aws.ToInt32(g.IpPermissions[0].FromPort) != 80 {
+		t.Fatalf("web ingress after revoke: %+v", g.IpPermissions)
+	}
+
 	// web is referenced by db's rule; the default group is never deleted by hand.
 	_, err = c.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: &web})
 	gantrytest.WantCode(t, err, "DependencyViolation")
