@@ -156,6 +156,9 @@ func TestTags(t *testing.T) {
 	if len(v.Tags) != 1 || aws.ToString(v.Tags[0].Key) != "env" {
 		t.Fatalf("VPC tags after delete: %+v", v.Tags)
 	}
+	// A resource named twice is tagged once.
+	gantrytest.Must(c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{*sn, *sn}, Tags: []types.Tag{{Key: aws.String("twice"), Value: aws.String("1")}}}))(t)
+	gantrytest.Must(c.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: []string{*sn, *sn}, Tags: []types.Tag{{Key: aws.String("twice")}}}))(t)
 	_, err := c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{"vpc-0123456789abcdef0"}, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
 	gantrytest.WantCode(t, err, "InvalidVpcID.NotFound")
 	_, err = c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{"i-0123456789abcdef0"}, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})

@@ -131,6 +131,12 @@ func (s *Service) DeleteTags(ctx context.Context, in *w.DeleteTagsRequest) (*aws
 
 func (s *Service) retag(ctx context.Context, ids []string, change func([]model.Tag) []model.Tag) (*awsapi.NoOutput, error) {
 	sc := s.scope(ctx)
+	// One write per resource, in one transaction: a resource named twice
+	// is written once, and the call stays within the store's limit.
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if max := sc.st.MaxTxnOps() - 1; len(ids) > max {
+		return nil, InvalidParameterValue.Errorf("A call may tag at most %d resources; this one names %d: split it.", max, len(ids))
+	}
 	return state.Retry(ctx, func() (*awsapi.NoOutput, error) {
 		wd, err := s.load(ctx, sc)
 		if err != nil {
