@@ -37,7 +37,7 @@ type qEC2In struct {
 	Count *int32            `json:"Count,omitempty" query:"Count" xml:"count" aws:"min=1,max=10"`
 	Tags  []qTag            `json:"Tag,omitempty" query:"Tag" xml:"tagSet>item"`
 	IDs   []string          `json:"Id,omitempty" query:"Id" xml:"idSet>item"`
-	Attrs map[string]string `json:"Attr,omitempty" query:"Attr.entry,key=Name,value=Value" xml:"attrs>entry,key=name,value=value"`
+	Attrs map[string]string `json:"Attr,omitempty" query:"Attr.entry" xml:"attrs>entry" kv:"Name,Value"`
 	When  *struct {
 		Day string `json:"Day,omitempty" query:"Day" xml:"day"`
 	} `json:"When,omitempty" query:"When" xml:"when"`

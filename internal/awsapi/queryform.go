@@ -82,7 +82,7 @@ func (d *formDecoder) structure(v reflect.Value, prefix string) error {
 			continue
 		}
 		key, opts, _ := strings.Cut(tag, ",")
-		if err := d.value(v.Field(i), joinKey(prefix, key), opts); err != nil {
+		if err := d.value(v.Field(i), joinKey(prefix, key), opts, t.Field(i).Tag.Get("kv")); err != nil {
 			return err
 		}
 	}
@@ -90,7 +90,7 @@ func (d *formDecoder) structure(v reflect.Value, prefix string) error {
 }
 
 // value decodes the member at key into v (a struct field).
-func (d *formDecoder) value(v reflect.Value, key, opts string) error {
+func (d *formDecoder) value(v reflect.Value, key, opts, kv string) error {
 	switch v.Kind() {
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
@@ -104,7 +104,7 @@ func (d *formDecoder) value(v reflect.Value, key, opts string) error {
 		}
 		return d.list(v, key, empty)
 	case reflect.Map:
-		return d.mapping(v, key, opts)
+		return d.mapping(v, key, kv)
 	case reflect.Pointer:
 		if v.Type().Elem().Kind() == reflect.Struct && v.Type().Elem() != reflect.TypeOf(wire.Time{}) {
 			if !d.under(key) {
@@ -140,7 +140,7 @@ func (d *formDecoder) list(v reflect.Value, key, empty string) error {
 			break
 		}
 		e := reflect.New(et).Elem()
-		if err := d.value(e, ek, ""); err != nil {
+		if err := d.value(e, ek, "", ""); err != nil {
 			return err
 		}
 		out = reflect.Append(out, e)
@@ -151,15 +151,12 @@ func (d *formDecoder) list(v reflect.Value, key, empty string) error {
 	return nil
 }
 
-// mapping decodes entries key.N.<k> / key.N.<v>, numbered from 1.
-func (d *formDecoder) mapping(v reflect.Value, key, opts string) error {
-	kName, vName := "key", "value"
-	for _, o := range strings.Split(opts, ",") {
-		if name, ok := strings.CutPrefix(o, "key="); ok {
-			kName = name
-		} else if name, ok := strings.CutPrefix(o, "value="); ok {
-			vName = name
-		}
+// mapping decodes entries key.N.<k> / key.N.<v>, numbered from 1; kv names
+// k and v ("key,value" by default).
+func (d *formDecoder) mapping(v reflect.Value, key, kv string) error {
+	kName, vName, ok := strings.Cut(kv, ",")
+	if !ok {
+		kName, vName = "key", "value"
 	}
 	for n := 1; ; n++ {
 		ek := key + "." + strconv.Itoa(n)
@@ -172,7 +169,7 @@ func (d *formDecoder) mapping(v reflect.Value, key, opts string) error {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
 		e := reflect.New(v.Type().Elem()).Elem()
-		if err := d.value(e, ek+"."+vName, ""); err != nil {
+		if err := d.value(e, ek+"."+vName, "", ""); err != nil {
 			return err
 		}
 		v.SetMapIndex(reflect.ValueOf(d.form.Get(kk)), e)

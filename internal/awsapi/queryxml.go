@@ -15,9 +15,10 @@ import (
 // Encoding of responses as the Query protocols' XML. Each field's `xml` tag
 // is its element: "name" for a scalar or a structure, "wrapper>item" for a
 // list (AWS's <tagSet><item>...</item></tagSet>), the bare element for a
-// flattened list, "wrapper>entry,key=k,value=v" for a map. Nil pointers,
-// nil lists and empty strings are left out; an empty but non-nil list is
-// written as an empty wrapper (<vpcSet/>), which clients read as [].
+// flattened list, "wrapper>entry" for a map (its key and value names in a
+// `kv:"k,v"` tag). Nil pointers, nil lists and empty strings are left out;
+// an empty but non-nil list is written as an empty wrapper (<vpcSet/>),
+// which clients read as [].
 
 // xmlEncoder writes elements into a buffer.
 type xmlEncoder struct{ b bytes.Buffer }
@@ -43,13 +44,14 @@ func (e *xmlEncoder) fields(v reflect.Value) {
 		if tag == "" || tag == "-" || !t.Field(i).IsExported() {
 			continue
 		}
-		e.member(v.Field(i), tag)
+		e.member(v.Field(i), tag, t.Field(i).Tag.Get("kv"))
 	}
 }
 
-// member writes one field under its tag.
-func (e *xmlEncoder) member(v reflect.Value, tag string) {
-	path, opts, _ := strings.Cut(tag, ",")
+// member writes one field under its tag; kv names a map entry's key and
+// value elements.
+func (e *xmlEncoder) member(v reflect.Value, tag, kv string) {
+	path, _, _ := strings.Cut(tag, ",")
 	wrapper, item, wrapped := strings.Cut(path, ">")
 	switch v.Kind() {
 	case reflect.Slice:
@@ -79,13 +81,9 @@ func (e *xmlEncoder) member(v reflect.Value, tag string) {
 		if v.IsNil() {
 			return
 		}
-		kName, vName := "key", "value"
-		for _, o := range strings.Split(opts, ",") {
-			if n, ok := strings.CutPrefix(o, "key="); ok {
-				kName = n
-			} else if n, ok := strings.CutPrefix(o, "value="); ok {
-				vName = n
-			}
+		kName, vName, ok := strings.Cut(kv, ",")
+		if !ok {
+			kName, vName = "key", "value"
 		}
 		keys := make([]string, 0, v.Len())
 		for _, k := range v.MapKeys() {

@@ -111,12 +111,6 @@ func newID(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b[:])[:17]
 }
 
-// toTags converts request tags to records, sorted by key; a key given twice
-// keeps its last value.
-func toTags(in []w.Tag) []model.Tag {
-	return setTags(nil, in)
-}
-
 // wireTags converts record tags to the wire (nil stays nil: EC2 leaves out
 // an untagged resource's tagSet).
 func wireTags(tags []model.Tag) []w.Tag {

@@ -16,11 +16,13 @@ import (
 //	json:"Name"        the request parameter's name, for validation messages
 //	query:"Key"        the form key of the member; for a list, the prefix its
 //	                   elements are numbered under (Key.1, Key.2, ...); for a
-//	                   map, the prefix of its entries (with key= and value=);
+//	                   map, the prefix of its entries, whose key and value
+//	                   names are in a `kv:"Key,Value"` tag;
 //	                   ",wrapped" marks a list whose elements sit under an
 //	                   item name (Names.member.1), sent empty as `Names=`
 //	xml:"name"         the response element; for a list "wrapper>item", or
-//	                   the repeated element alone when the list is flattened
+//	                   the repeated element alone when the list is flattened;
+//	                   for a map "wrapper>entry"
 //
 // EC2 differs from plain Query: a request member's name is its queryName, else
 // its locationName with the first letter upper-cased, and its lists are always
@@ -115,15 +117,22 @@ func queryTags(m *model, mn string, mem member) (in, key, out string) {
 			out = outName + ">" + firstOf(item, "member")
 		}
 	case "map":
-		kv := fmt.Sprintf(",key=%s,value=%s", firstOf(t.Key.LocationName, "key"), firstOf(t.Value.LocationName, "value"))
 		if !flat {
 			key += ".entry"
 			out += ">entry"
 		}
-		key += kv
-		out += kv
 	}
 	return in, key, out
+}
+
+// mapNames is the kv tag of a map member: the names of an entry's key and
+// value, in forms and answers alike ("" for any other member).
+func mapNames(m *model, mem member) string {
+	t := m.Shapes[mem.Shape]
+	if t.Type != "map" {
+		return ""
+	}
+	return firstOf(t.Key.LocationName, "key") + "," + firstOf(t.Value.LocationName, "value")
 }
 
 func generateQuery(m *model, pkg string) ([]byte, error) {
@@ -195,6 +204,9 @@ func generateQuery(m *model, pkg string) ([]byte, error) {
 			goType, _ := goTypeOf(m, mem.Shape, true)
 			in, key, out := queryTags(m, mn, mem)
 			tags := fmt.Sprintf("json:%q query:%q xml:%q", in+",omitempty", key, out)
+			if kv := mapNames(m, mem); kv != "" {
+				tags += fmt.Sprintf(" kv:%q", kv)
+			}
 			if rules := rulesOf(m, mem.Shape, req[mn]); rules != "" {
 				tags += fmt.Sprintf(" aws:%q", rules)
 			}

@@ -56,7 +56,7 @@ func TestQueryTags(t *testing.T) {
 			`query:"Located" xml:"located"`,            // locationName, upper-cased for the form
 			`query:"QueryName" xml:"located2"`,         // queryName wins in requests
 			`query:"IdSet" xml:"IdSet>item"`,           // EC2 lists are flat in forms
-			`query:"Attrs.entry,key=Name,value=Value"`, // maps keep their entry names
+			`query:"Attrs.entry" xml:"Attrs>entry" kv:"Name,Value"`, // maps keep their entry names
 			`XMLNamespace = "http://svc/doc/2020-01-01/"`,
 		},
 		"query": {
