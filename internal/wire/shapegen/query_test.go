@@ -53,9 +53,9 @@ func TestQueryTags(t *testing.T) {
 	cases := map[string][]string{
 		"ec2": {
 			`json:"Plain,omitempty" query:"Plain" xml:"Plain" aws:"required"`,
-			`query:"Located" xml:"located"`,            // locationName, upper-cased for the form
-			`query:"QueryName" xml:"located2"`,         // queryName wins in requests
-			`query:"IdSet" xml:"IdSet>item"`,           // EC2 lists are flat in forms
+			`query:"Located" xml:"located"`,                         // locationName, upper-cased for the form
+			`query:"QueryName" xml:"located2"`,                      // queryName wins in requests
+			`query:"IdSet" xml:"IdSet>item"`,                        // EC2 lists are flat in forms
 			`query:"Attrs.entry" xml:"Attrs>entry" kv:"Name,Value"`, // maps keep their entry names
 			`XMLNamespace = "http://svc/doc/2020-01-01/"`,
 		},
