@@ -305,6 +305,25 @@ DEV_EP=http://127.0.0.1:$DEV_PORT
 devpid=$!
 for _ in $(seq 1 300); do curl -fs --noproxy '*' "$DEV_EP/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 
+# suite_ec2: the EC2 networking calls (Query protocol, XML answers).
+suite_ec2() {
+	local vpc sn sg
+	expect_eq "default VPC" "172.31.0.0/16 True" "$(aws_ ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[].[CidrBlock,IsDefault]' | xargs)"
+	expect_eq "default subnets" "3" "$(aws_ ec2 describe-subnets --filters Name=default-for-az,Values=true --query 'length(Subnets)')"
+	vpc=$(aws_ ec2 create-vpc --cidr-block 10.9.0.0/16 --tag-specifications 'ResourceType=vpc,Tags=[{Key=Name,Value=e2e}]' --query Vpc.VpcId)
+	sn=$(aws_ ec2 create-subnet --vpc-id "$vpc" --cidr-block 10.9.1.0/24 --availability-zone "${REGION}b" --query Subnet.SubnetId)
+	expect_error "overlapping subnet" InvalidSubnet.Conflict -- ec2 create-subnet --vpc-id "$vpc" --cidr-block 10.9.1.0/25
+	sg=$(aws_ ec2 create-security-group --group-name web --description web --vpc-id "$vpc" --query GroupId)
+	aws_ ec2 authorize-security-group-ingress --group-id "$sg" --protocol tcp --port 80 --cidr 0.0.0.0/0 >/dev/null
+	expect_error "duplicate rule" InvalidPermission.Duplicate -- ec2 authorize-security-group-ingress --group-id "$sg" --protocol tcp --port 80 --cidr 0.0.0.0/0
+	expect_eq "ingress" "tcp 80 80" "$(aws_ ec2 describe-security-groups --group-ids "$sg" --query 'SecurityGroups[0].IpPermissions[0].[IpProtocol,FromPort,ToPort]' | xargs)"
+	expect_error "VPC in use" DependencyViolation -- ec2 delete-vpc --vpc-id "$vpc"
+	aws_ ec2 delete-security-group --group-id "$sg" >/dev/null
+	aws_ ec2 delete-subnet --subnet-id "$sn" >/dev/null
+	aws_ ec2 delete-vpc --vpc-id "$vpc" >/dev/null
+	expect_error "deleted VPC" InvalidVpcID.NotFound -- ec2 describe-vpcs --vpc-ids "$vpc"
+}
+
 clis=()
 if command -v aws >/dev/null 2>&1 && [ "$(command -v aws)" != /usr/bin/aws ]; then clis+=("$(command -v aws)"); fi
 [ -x /usr/bin/aws ] && clis+=(/usr/bin/aws)
@@ -318,6 +337,7 @@ for CLI in "${clis[@]}"; do
 	echo "e2e: $CLI_NAME ($CLI) against $EP and, with tasks on Docker, $DEV_EP"
 	suite
 	suite_sim
+	suite_ec2
 	suite_dev
 done
 

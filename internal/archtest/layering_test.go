@@ -22,6 +22,9 @@ var rules = []rule{
 	{pkg: "internal/model", allowed: []string{"internal/model", "internal/wire"}},
 	{pkg: "internal/awsapi", allowed: []string{"internal/wire"}},
 	{pkg: "internal/state", thirdParty: true},
+	// EC2 networking never reaches into ECS: task networking reads its
+	// records (model) through the store.
+	{pkg: "internal/ec2", allowed: []string{"internal/awsapi", "internal/state", "internal/model", "internal/wire"}},
 	{pkg: "internal/ecs", allowed: []string{"internal/agentproto", "internal/awsapi", "internal/state", "internal/model", "internal/placement", "internal/reconcile", "internal/wire"}},
 	// The scheduler and its query language are pure: no I/O, no state, no
 	// wire, nothing third-party.

@@ -167,6 +167,9 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reqID, target strin
 	if sig != nil {
 		o.accessKey = sig.accessKey
 	}
+	if aerr == nil {
+		aerr = requireSignedTarget(r, sig)
+	}
 	if aerr != nil {
 		fail(aerr)
 		return
@@ -203,8 +206,7 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reqID, target strin
 		return
 	}
 	o.principal = key.Principal
-	caller := Caller{AccessKeyID: key.ID, Account: key.Account, Principal: key.Principal, Region: sig.region, Service: sig.service,
-		RequestID: reqID, Endpoint: endpointOf(r)}
+	caller := callerOf(r, sig, key, reqID)
 	var h Handler
 	if svc != nil {
 		h = svc.Actions[action]

@@ -39,7 +39,7 @@ type signature struct {
 // body is read: a well-formed signature (from the Authorization header or a
 // presigned query), a known access key, no session token Gantry did not
 // issue, a valid region, a signing time within the skew (and a presigned
-// request within its expiry), a signed body and a signed target. It returns
+// request within its expiry), a signed body and a signed host. It returns
 // the signature and the key to verify it with once the body is read.
 func authenticate(r *http.Request, keys Keys, now time.Time) (*signature, Key, *Error) {
 	sig, err := parseSignature(r)
@@ -77,16 +77,27 @@ func authenticate(r *http.Request, keys Keys, now time.Time) (*signature, Key, *
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && !isSHA256Hex(h) {
 		return sig, key, InvalidSignature.Errorf("X-Amz-Content-Sha256 is '%s': this service accepts only a signed body; sign the hex SHA-256 of the request body.", h)
 	}
-	// The target must be signed, or one signature would serve every
-	// action: as a signed header, or (presigned) in the signed query.
-	targetSigned := slices.Contains(sig.signedHeaders, "x-amz-target") ||
-		sig.presigned && r.URL.Query().Get("X-Amz-Target") == targetOf(r)
-	for _, need := range []string{"host", "x-amz-target"} {
-		if !slices.Contains(sig.signedHeaders, need) && (need == "host" || !targetSigned) {
-			return sig, key, InvalidSignature.Errorf("The request must sign the %s header: add '%s' to SignedHeaders.", need, need)
-		}
+	if !slices.Contains(sig.signedHeaders, "host") {
+		return sig, key, InvalidSignature.Errorf("The request must sign the host header: add 'host' to SignedHeaders.")
 	}
 	return sig, key, nil
+}
+
+// requireSignedTarget checks that a JSON request signs its X-Amz-Target,
+// or one signature would serve every action: as a signed header, or
+// (presigned) in the signed query. (A Query request's Action is in its
+// signed body.)
+func requireSignedTarget(r *http.Request, sig *signature) *Error {
+	if slices.Contains(sig.signedHeaders, "x-amz-target") || sig.presigned && r.URL.Query().Get("X-Amz-Target") == targetOf(r) {
+		return nil
+	}
+	return InvalidSignature.Errorf("The request must sign the x-amz-target header: add 'x-amz-target' to SignedHeaders.")
+}
+
+// callerOf is who a verified request comes from.
+func callerOf(r *http.Request, sig *signature, key Key, reqID string) Caller {
+	return Caller{AccessKeyID: key.ID, Account: key.Account, Principal: key.Principal, Region: sig.region, Service: sig.service,
+		RequestID: reqID, Endpoint: endpointOf(r)}
 }
 
 // targetOf is the X-Amz-Target of r: its header, or for a presigned

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/smithy-go"
 
@@ -165,6 +166,12 @@ func (e *Env) ECS() *ecs.Client { return e.ECSIn(NewRegion()) }
 
 // ECSIn returns an ECS client for region.
 func (e *Env) ECSIn(region string) *ecs.Client { return ecs.NewFromConfig(e.Config(region)) }
+
+// EC2 returns an EC2 client in a fresh region of its own.
+func (e *Env) EC2() *ec2.Client { return e.EC2In(NewRegion()) }
+
+// EC2In returns an EC2 client for region.
+func (e *Env) EC2In(region string) *ec2.Client { return ec2.NewFromConfig(e.Config(region)) }
 
 // Code returns the AWS error code of err ("" if it is not an API error).
 func Code(err error) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/awsapi"
 	"github.com/gantry-dev/gantry/internal/dirlock"
+	"github.com/gantry-dev/gantry/internal/ec2"
 	"github.com/gantry-dev/gantry/internal/ecr"
 	"github.com/gantry-dev/gantry/internal/ecs"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -127,11 +128,18 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		// manifests and layer parts raise theirs (ecr.Service.API).
 		MaxBuffered: cfg.MaxBufferedBodies,
 	})
+	// The Query-protocol APIs (form in, XML out), chosen by the signing
+	// service and the form's Version.
+	queryEdge := awsapi.NewQueryEdge(awsapi.QueryEdgeConfig{
+		Keys:     keys,
+		Services: []*awsapi.QueryService{ec2.New(store, log).API()},
+		Logger:   log,
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /metrics", mets.Handler())
 	mux.Handle("/v2/", mets.Registry(reg))
-	mux.Handle("/", mets.API(edge))
+	mux.Handle("/", mets.API(awsapi.Dispatch(edge, queryEdge)))
 	s := &Server{cfg: cfg, log: log, store: store, ecs: ops, ecr: ecrOps, reg: reg, ln: ln, conns: conns, done: make(chan error, 1), lock: lock}
 	// No ReadTimeout or WriteTimeout for the whole server: they would cut
 	// registry uploads and downloads, and agents' long polls. guard sets

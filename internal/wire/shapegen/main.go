@@ -22,9 +22,12 @@ import (
 )
 
 type member struct {
-	Shape        string `json:"shape"`
-	LocationName string `json:"locationName"`
-	Box          bool   `json:"box"`
+	Shape         string `json:"shape"`
+	LocationName  string `json:"locationName"`
+	QueryName     string `json:"queryName"`
+	Flattened     bool   `json:"flattened"`
+	Box           bool   `json:"box"`
+	ResultWrapper string `json:"resultWrapper"`
 }
 
 type shape struct {
@@ -41,6 +44,7 @@ type shape struct {
 	Exception bool              `json:"exception"`
 	Fault     bool              `json:"fault"`
 	Document  bool              `json:"document"`
+	Flattened bool              `json:"flattened"`
 	Error     *struct {
 		Code           string `json:"code"`
 		HTTPStatusCode int    `json:"httpStatusCode"`
@@ -55,8 +59,13 @@ type operation struct {
 
 type model struct {
 	Metadata struct {
-		TargetPrefix string `json:"targetPrefix"`
-		ServiceID    string `json:"serviceId"`
+		TargetPrefix   string `json:"targetPrefix"`
+		ServiceID      string `json:"serviceId"`
+		Protocol       string `json:"protocol"`
+		APIVersion     string `json:"apiVersion"`
+		EndpointPrefix string `json:"endpointPrefix"`
+		SigningName    string `json:"signingName"`
+		XMLNamespace   string `json:"xmlNamespace"`
 	} `json:"metadata"`
 	Operations map[string]operation `json:"operations"`
 	Shapes     map[string]shape     `json:"shapes"`
@@ -66,6 +75,7 @@ func main() {
 	modelPath := flag.String("model", "", "path to service-2.json")
 	pkg := flag.String("pkg", "", "Go package name")
 	out := flag.String("out", "shapes_gen.go", "output file")
+	opsFlag := flag.String("ops", "", "comma-separated operations to generate (default every one): only the shapes they reach are written, for huge models like EC2's")
 	flag.BoolVar(&boxBounded, "box-bounded", false, "make optional integer members whose shape has min >= 1 pointers (models without box traits, like ECR's: zero would be invalid, so absent must be representable)")
 	flag.Parse()
 	raw, err := os.ReadFile(*modelPath)
@@ -76,7 +86,17 @@ func main() {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		log.Fatal(err)
 	}
-	src, err := generate(&m, *pkg)
+	if *opsFlag != "" {
+		if err := restrict(&m, strings.Split(*opsFlag, ",")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var src []byte
+	if isQuery(&m) {
+		src, err = generateQuery(&m, *pkg)
+	} else {
+		src, err = generate(&m, *pkg)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
