@@ -168,6 +168,16 @@ func devCmd() *cobra.Command {
 				fmt.Fprintln(os.Stderr, "gantry dev: WARNING: Docker is not usable, running without an agent:", err)
 			} else {
 				go func() { agentDone <- a.Run(cmd.Context()) }()
+				// The tour's first run-task needs the default cluster, which
+				// the agent's registration creates: say "running" after it.
+				select {
+				case <-a.Ready():
+				case err := <-agentDone:
+					agentDone <- err
+				case <-time.After(30 * time.Second):
+					fmt.Fprintln(os.Stderr, "gantry dev: WARNING: the agent has not registered after 30s; tasks stay PENDING until it does")
+				case <-cmd.Context().Done():
+				}
 			}
 			fmt.Printf(`Gantry is running at %[1]s (data in %[2]s).
 %[3]s
