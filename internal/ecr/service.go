@@ -44,6 +44,10 @@ func (s *Service) API() *awsapi.Service {
 		s.lifecycleActions(m),
 		s.repositoryPolicyActions(m),
 		s.uploadActions(m),
+		s.registryPolicyActions(m),
+		s.scanningActions(m),
+		s.accountSettingActions(m),
+		s.replicationActions(m),
 	} {
 		maps.Copy(actions, group)
 	}
