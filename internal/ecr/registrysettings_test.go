@@ -163,3 +163,82 @@ func arnEndsWith(arn *string, name string) bool {
 	s := aws.ToString(arn)
 	return len(s) > len(name) && s[len(s)-len(name)-1:] == "/"+name
 }
+
+// Account settings read AWS's defaults until put; a put value is read
+// back; an unknown name or a value the setting does not take is refused.
+func TestAccountSettings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	c := e.client()
+	for name, want := range map[string]string{"BASIC_SCAN_TYPE_VERSION": "AWS_NATIVE", "REGISTRY_POLICY_SCOPE": "V2", "BLOB_MOUNTING": "DISABLED"} {
+		got := must(c.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String(name)}))(t)
+		if aws.ToString(got.Name) != name || aws.ToString(got.Value) != want {
+			t.Fatalf("default %s = %s, want %s", name, aws.ToString(got.Value), want)
+		}
+	}
+	put := must(c.PutAccountSetting(ctx, &ecr.PutAccountSettingInput{Name: aws.String("BLOB_MOUNTING"), Value: aws.String("ENABLED")}))(t)
+	if aws.ToString(put.Name) != "BLOB_MOUNTING" || aws.ToString(put.Value) != "ENABLED" {
+		t.Fatalf("put = %+v", put)
+	}
+	got := must(c.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("BLOB_MOUNTING")}))(t)
+	if aws.ToString(got.Value) != "ENABLED" {
+		t.Fatalf("after put: %s", aws.ToString(got.Value))
+	}
+	// Settings belong to one account and region: another region still
+	// reads the default.
+	other := must(e.client().GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("BLOB_MOUNTING")}))(t)
+	if aws.ToString(other.Value) != "DISABLED" {
+		t.Fatalf("another region reads %s", aws.ToString(other.Value))
+	}
+
+	_, err := c.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("SCAN_EVERYTHING")})
+	wantError(t, err, "InvalidParameterException",
+		"Invalid parameter at 'name' failed to satisfy constraint: 'Member must satisfy enum value set: [BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE, BLOB_MOUNTING]'")
+	_, err = c.PutAccountSetting(ctx, &ecr.PutAccountSettingInput{Name: aws.String("BLOB_MOUNTING"), Value: aws.String("SOMETIMES")})
+	wantCode(t, err, "InvalidParameterException")
+	got = must(c.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("BLOB_MOUNTING")}))(t)
+	if aws.ToString(got.Value) != "ENABLED" {
+		t.Fatalf("a refused put changed the setting to %s", aws.ToString(got.Value))
+	}
+}
+
+// DescribeRegistry shows no replication rules until a configuration is
+// put, then the configuration; replicating to the source registry itself
+// is refused with ECR's text.
+func TestReplicationConfiguration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newEnv(t).client()
+	d := must(c.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{}))(t)
+	if aws.ToString(d.RegistryId) != account || d.ReplicationConfiguration == nil || d.ReplicationConfiguration.Rules == nil ||
+		len(d.ReplicationConfiguration.Rules) != 0 {
+		t.Fatalf("describe = %+v", d)
+	}
+	cfg := &types.ReplicationConfiguration{Rules: []types.ReplicationRule{{
+		Destinations:      []types.ReplicationDestination{{Region: aws.String("eu-west-1"), RegistryId: aws.String(account)}},
+		RepositoryFilters: []types.RepositoryFilter{{Filter: aws.String("team"), FilterType: types.RepositoryFilterTypePrefixMatch}},
+	}}}
+	put := must(c.PutReplicationConfiguration(ctx, &ecr.PutReplicationConfigurationInput{ReplicationConfiguration: cfg}))(t)
+	if r := put.ReplicationConfiguration.Rules; len(r) != 1 || aws.ToString(r[0].Destinations[0].Region) != "eu-west-1" {
+		t.Fatalf("put = %+v", put.ReplicationConfiguration)
+	}
+	d = must(c.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{}))(t)
+	r := d.ReplicationConfiguration.Rules
+	if len(r) != 1 || aws.ToString(r[0].Destinations[0].RegistryId) != account || aws.ToString(r[0].RepositoryFilters[0].Filter) != "team" ||
+		r[0].RepositoryFilters[0].FilterType != types.RepositoryFilterTypePrefixMatch {
+		t.Fatalf("describe after put = %+v", d.ReplicationConfiguration)
+	}
+
+	self := &types.ReplicationConfiguration{Rules: []types.ReplicationRule{{
+		Destinations: []types.ReplicationDestination{{Region: aws.String(c.Options().Region), RegistryId: aws.String(account)}}}}}
+	_, err := c.PutReplicationConfiguration(ctx, &ecr.PutReplicationConfigurationInput{ReplicationConfiguration: self})
+	wantError(t, err, "InvalidParameterException",
+		"Invalid parameter at 'replicationConfiguration' failed to satisfy constraint: 'Replication destination cannot be the same as the source registry'")
+
+	must(c.PutReplicationConfiguration(ctx, &ecr.PutReplicationConfigurationInput{ReplicationConfiguration: &types.ReplicationConfiguration{Rules: []types.ReplicationRule{}}}))(t)
+	d = must(c.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{}))(t)
+	if d.ReplicationConfiguration.Rules == nil || len(d.ReplicationConfiguration.Rules) != 0 {
+		t.Fatalf("after clearing: %+v", d.ReplicationConfiguration)
+	}
+}
