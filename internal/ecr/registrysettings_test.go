@@ -242,3 +242,30 @@ func TestReplicationConfiguration(t *testing.T) {
 		t.Fatalf("after clearing: %+v", d.ReplicationConfiguration)
 	}
 }
+
+// Gantry scans nothing: StartImageScan of an existing image is ECR's
+// UnsupportedImageTypeException and DescribeImageScanFindings its
+// ScanNotFoundException, while a missing repository or image is refused
+// first, as ECR refuses it.
+func TestImageScansAreUnsupported(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	c := e.client()
+	repo := aws.String("scanned")
+	must(c.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: repo}))(t)
+	tok, _, _ := login(t, c)
+	cfg, layer := pushBlob(t, e.url, tok, "scanned", []byte("{}")), pushBlob(t, e.url, tok, "scanned", []byte("layer"))
+	img := must(c.PutImage(ctx, &ecr.PutImageInput{RepositoryName: repo, ImageTag: aws.String("v1"), ImageManifest: aws.String(manifest(cfg, layer, 1))}))(t)
+	digest := aws.ToString(img.Image.ImageId.ImageDigest)
+
+	_, err := c.StartImageScan(ctx, &ecr.StartImageScanInput{RepositoryName: repo, ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}})
+	wantCode(t, err, "UnsupportedImageTypeException")
+	_, err = c.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{RepositoryName: repo, ImageId: &types.ImageIdentifier{ImageDigest: aws.String(digest)}})
+	wantError(t, err, "ScanNotFoundException", "Image scan does not exist for the image with '{imageDigest:'"+digest+"', imageTag:'null'}' in the repository with name 'scanned' in the registry with id '"+account+"'")
+
+	_, err = c.StartImageScan(ctx, &ecr.StartImageScanInput{RepositoryName: repo, ImageId: &types.ImageIdentifier{ImageTag: aws.String("v2")}})
+	wantError(t, err, "ImageNotFoundException", "The image with imageId {imageDigest:'null', imageTag:'v2'} does not exist within the repository with name 'scanned' in the registry with id '"+account+"'")
+	_, err = c.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("ghost"), ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}})
+	wantError(t, err, "RepositoryNotFoundException", "The repository with name 'ghost' does not exist in the registry with id '"+account+"'")
+}

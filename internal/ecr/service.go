@@ -46,6 +46,7 @@ func (s *Service) API() *awsapi.Service {
 		s.uploadActions(m),
 		s.registryPolicyActions(m),
 		s.scanningActions(m),
+		s.scanActions(m),
 		s.accountSettingActions(m),
 		s.replicationActions(m),
 	} {
