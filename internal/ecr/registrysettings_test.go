@@ -269,3 +269,51 @@ func TestImageScansAreUnsupported(t *testing.T) {
 	_, err = c.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("ghost"), ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}})
 	wantError(t, err, "RepositoryNotFoundException", "The repository with name 'ghost' does not exist in the registry with id '"+account+"'")
 }
+
+// The registry's settings share one record: changes of different settings
+// made at the same time all survive (each is its own transaction, retried
+// on conflict), none overwrites another.
+func TestConcurrentRegistrySettingsAllSurvive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newEnv(t).client()
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":"ecr:ReplicateImage","Resource":"*"}]}`
+	calls := []func() error{
+		func() error {
+			_, err := c.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(policy)})
+			return err
+		},
+		func() error {
+			_, err := c.PutAccountSetting(ctx, &ecr.PutAccountSettingInput{Name: aws.String("BLOB_MOUNTING"), Value: aws.String("ENABLED")})
+			return err
+		},
+		func() error {
+			_, err := c.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{ScanType: types.ScanTypeEnhanced, Rules: []types.RegistryScanningRule{}})
+			return err
+		},
+		func() error {
+			_, err := c.PutReplicationConfiguration(ctx, &ecr.PutReplicationConfigurationInput{ReplicationConfiguration: &types.ReplicationConfiguration{
+				Rules: []types.ReplicationRule{{Destinations: []types.ReplicationDestination{{Region: aws.String("eu-west-1"), RegistryId: aws.String(account)}}}}}})
+			return err
+		},
+	}
+	errs := make(chan error, len(calls))
+	for _, call := range calls {
+		go func() { errs <- call() }()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{}))(t)
+	if v := must(c.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("BLOB_MOUNTING")}))(t); aws.ToString(v.Value) != "ENABLED" {
+		t.Fatalf("BLOB_MOUNTING = %s", aws.ToString(v.Value))
+	}
+	if s := must(c.GetRegistryScanningConfiguration(ctx, &ecr.GetRegistryScanningConfigurationInput{}))(t); s.ScanningConfiguration.ScanType != types.ScanTypeEnhanced {
+		t.Fatalf("scan type = %s", s.ScanningConfiguration.ScanType)
+	}
+	if d := must(c.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{}))(t); len(d.ReplicationConfiguration.Rules) != 1 {
+		t.Fatalf("replication = %+v", d.ReplicationConfiguration)
+	}
+}
