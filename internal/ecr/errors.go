@@ -36,6 +36,8 @@ var (
 	InvalidLayerPart             = awsapi.ClientCode("InvalidLayerPartException")
 	LayerAlreadyExists           = awsapi.ClientCode("LayerAlreadyExistsException")
 	LifecyclePolicyPreviewNotFnd = awsapi.ClientCode("LifecyclePolicyPreviewNotFoundException")
+	RegistryPolicyNotFound       = awsapi.ClientCode("RegistryPolicyNotFoundException")
+	ScanNotFound                 = awsapi.ClientCode("ScanNotFoundException")
 )
 
 // registryCodes maps the registry's OCI codes to the ECR exception an API

@@ -164,7 +164,7 @@ func (s *Service) resolveID(ctx context.Context, sc scope, repo string, id w.Ima
 	img, _, err := s.reg.Resolve(ctx, sc.ns, repo, ref)
 	if err != nil {
 		if registry.ManifestUnknown.Is(err) || registry.DigestInvalid.Is(err) || registry.Unsupported.Is(err) {
-			return nil, ImageNotFound.Errorf("The image with imageId {imageDigest:'%s', imageTag:'%s'} does not exist within the repository with name '%s' in the registry with id '%s'", id.ImageDigest, id.ImageTag, repo, sc.Account)
+			return nil, ImageNotFound.Errorf("The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", idText(id), repo, sc.Account)
 		}
 		return nil, fromRegistry(err)
 	}
@@ -172,6 +172,19 @@ func (s *Service) resolveID(ctx context.Context, sc scope, repo string, id w.Ima
 		return nil, ImageNotFound.Errorf("The image tag '%s' does not name the image %s in the repository with name '%s'", id.ImageTag, id.ImageDigest, repo)
 	}
 	return img, nil
+}
+
+// idText is an image identifier as ECR quotes it in its messages, a
+// member not given written null: {imageDigest:'null', imageTag:'v1'}.
+func idText(id w.ImageIdentifier) string {
+	digest, tag := id.ImageDigest, id.ImageTag
+	if digest == "" {
+		digest = "null"
+	}
+	if tag == "" {
+		tag = "null"
+	}
+	return "{imageDigest:'" + digest + "', imageTag:'" + tag + "'}"
 }
 
 // imageFailure is the failure entry for an identifier that resolveID refused.

@@ -17,7 +17,6 @@ func (s *Service) repositoryActions(m awsapi.Model) map[string]awsapi.Handler {
 		"DeleteRepository":              action(m, s.DeleteRepository),
 		"PutImageTagMutability":         action(m, s.PutImageTagMutability),
 		"PutImageScanningConfiguration": action(m, s.PutImageScanningConfiguration),
-		"DescribeRegistry":              action(m, s.DescribeRegistry),
 		"BatchCheckLayerAvailability":   action(m, s.BatchCheckLayerAvailability),
 		"GetDownloadUrlForLayer":        action(m, s.GetDownloadUrlForLayer),
 	}
@@ -196,10 +195,4 @@ func (s *Service) PutImageScanningConfiguration(ctx context.Context, in *w.PutIm
 	}
 	return &w.PutImageScanningConfigurationResponse{ImageScanningConfiguration: r.ImageScanningConfiguration,
 		RegistryId: sc.Account, RepositoryName: r.RepositoryName}, nil
-}
-
-// DescribeRegistry describes the caller's registry (no replication).
-func (s *Service) DescribeRegistry(ctx context.Context, in *w.DescribeRegistryRequest) (*w.DescribeRegistryResponse, error) {
-	sc := s.scope(ctx)
-	return &w.DescribeRegistryResponse{RegistryId: sc.Account, ReplicationConfiguration: &w.ReplicationConfiguration{Rules: []w.ReplicationRule{}}}, nil
 }

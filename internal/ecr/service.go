@@ -44,6 +44,11 @@ func (s *Service) API() *awsapi.Service {
 		s.lifecycleActions(m),
 		s.repositoryPolicyActions(m),
 		s.uploadActions(m),
+		s.registryPolicyActions(m),
+		s.scanningActions(m),
+		s.scanActions(m),
+		s.accountSettingActions(m),
+		s.replicationActions(m),
 	} {
 		maps.Copy(actions, group)
 	}

@@ -69,3 +69,8 @@ func RegistryRepoPrefixes(repo string) []string {
 	return []string{"ecr/images/" + seg, "ecr/tags/" + seg, "ecr/blobs/" + seg, "ecr/referrers/" + seg,
 		"ecr/gc/" + seg, "ecr/lifecycle-preview/" + seg}
 }
+
+// RegistrySettingsKey is the key of the registry-level settings of one
+// account and region (registry policy, scanning and replication
+// configuration, account settings): one record, changed in one transaction.
+const RegistrySettingsKey = "ecr/registry/settings"
