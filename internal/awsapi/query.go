@@ -348,6 +348,9 @@ func writeQueryError(w http.ResponseWriter, svc *QueryService, reqID string, err
 		e.close("ErrorResponse")
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	// Clients read the code from the XML; the header, as the JSON edge
+	// sets it, lets the server's metrics count the answer by its code.
+	w.Header().Set("X-Amzn-ErrorType", code.Name)
 	w.WriteHeader(code.Status)
 	w.Write(e.b.Bytes())
 	return code.Status, code.Name

@@ -45,9 +45,10 @@ type Config struct {
 	CensusEvery time.Duration
 	// Probe reads one key from the store; its latency is exported.
 	Probe func(ctx context.Context) error
-	// KnownTarget says whether an X-Amz-Target names an action the edge
-	// serves. Others are counted under action "unknown", so that a client
-	// cannot grow the label set without bound.
+	// KnownTarget says whether a target names an action the edge serves:
+	// an X-Amz-Target, or "<signing name>.<Action>" for a Query request.
+	// Others are counted under action "unknown", so that a client cannot
+	// grow the label set without bound.
 	KnownTarget func(target string) bool
 	Logger      *slog.Logger
 }
@@ -121,9 +122,19 @@ func (m *Metrics) API(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		target := r.Header.Get("X-Amz-Target")
+		var head *bodyHead
+		if target == "" && r.Body != nil {
+			// A Query request names its action in its form body.
+			head = &bodyHead{ReadCloser: r.Body}
+			r.Body = head
+		}
 		next.ServeHTTP(rec, r)
+		if head != nil {
+			target = queryTarget(r, head.buf)
+		}
 		service, action := "unknown", "unknown"
-		if target := r.Header.Get("X-Amz-Target"); m.cfg.KnownTarget != nil && m.cfg.KnownTarget(target) {
+		if m.cfg.KnownTarget != nil && m.cfg.KnownTarget(target) {
 			service, action, _ = strings.Cut(target, ".")
 		}
 		code := "OK"

@@ -27,13 +27,19 @@ func newMetrics(store *state.Store, ops func() *ecs.Service, log *slog.Logger) *
 	})
 }
 
-// knowTargets tells the metrics which X-Amz-Target values name an action,
-// so that only those become labels.
-func knowTargets(m *metrics.Metrics, services []*awsapi.Service) {
+// knowTargets tells the metrics which targets name an action, so that only
+// those become labels: "<X-Amz-Target prefix>.<action>" for JSON services,
+// "<signing name>.<Action>" for Query ones.
+func knowTargets(m *metrics.Metrics, services []*awsapi.Service, query []*awsapi.QueryService) {
 	known := map[string]bool{}
 	for _, s := range services {
 		for action := range s.Actions {
 			known[s.TargetPrefix+"."+action] = true
+		}
+	}
+	for _, s := range query {
+		for action := range s.Actions {
+			known[s.SigningName+"."+action] = true
 		}
 	}
 	m.SetKnownTargets(func(target string) bool { return known[target] })

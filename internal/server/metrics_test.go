@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -61,6 +62,12 @@ func TestMetricsShowCallsTasksAndAgents(t *testing.T) {
 		}
 		return len(out.Tasks) == 3
 	})
+	// EC2 calls (Query protocol: the action is in the form) are counted by
+	// action and code too.
+	e2 := env.EC2()
+	gt.Must(e2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}))(t)
+	_, err = e2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String("vpc-0123456789abcdef0")})
+	gt.WantCode(t, err, "InvalidVpcID.NotFound")
 	// A call naming no real action is counted, but not under its name.
 	req, _ := http.NewRequest(http.MethodPost, env.URL+"/", strings.NewReader("{}"))
 	req.Header.Set("X-Amz-Target", "Made.Up"+strings.Repeat("x", 10))
@@ -88,6 +95,8 @@ func TestMetricsShowCallsTasksAndAgents(t *testing.T) {
 		`gantry_container_instances 2`,
 		`gantry_agents_connected 2`,
 		`gantry_store_up 1`,
+		`gantry_api_requests_total{action="DescribeVpcs",code="OK",service="ec2"} 1`,
+		`gantry_api_requests_total{action="DeleteVpc",code="InvalidVpcID.NotFound",service="ec2"} 1`,
 		`action="unknown"`,
 		`etcd_disk_wal_fsync_duration_seconds`,
 	} {

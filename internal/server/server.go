@@ -119,7 +119,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	ecrOps := ecr.New(reg, log)
 	services := []*awsapi.Service{ops.API(), ops.AgentAPI(), ecrOps.API()}
-	knowTargets(mets, services)
+	queryServices := []*awsapi.QueryService{ec2.New(store, log).API()}
+	knowTargets(mets, services, queryServices)
 	edge := awsapi.NewEdge(awsapi.EdgeConfig{
 		Keys:     keys,
 		Services: services,
@@ -132,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// service and the form's Version.
 	queryEdge := awsapi.NewQueryEdge(awsapi.QueryEdgeConfig{
 		Keys:     keys,
-		Services: []*awsapi.QueryService{ec2.New(store, log).API()},
+		Services: queryServices,
 		Logger:   log,
 	})
 	mux := http.NewServeMux()
