@@ -220,7 +220,7 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, reqID, target strin
 		var ae *Error
 		if !errors.As(err, &ae) {
 			e.log.Error("action failed", logTarget, target, logRequestID, reqID, logError, err)
-			ae = ServerFault.Errorf("An internal error occurred (request %s). The server log has the details.", reqID)
+			ae = internalError(err, reqID)
 		}
 		fail(ae)
 		return

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,9 @@ func testEdgeLogging(t *testing.T, logTo io.Writer) *httptest.Server {
 		"Large": Action(m, func(ctx context.Context, in *echoIn) (*echoOut, error) {
 			return &echoOut{Name: in.Name}, nil
 		}),
+		"Busy": Action(m, func(ctx context.Context, in *echoIn) (*echoOut, error) {
+			return nil, fmt.Errorf("commit: %w", overloadedErr{})
+		}),
 		"Refuse": Action(m, func(ctx context.Context, in *echoIn) (*echoOut, error) {
 			return nil, testInvalid.Errorf("name %q is taken", in.Name)
 		}),
@@ -66,6 +70,24 @@ func testEdgeLogging(t *testing.T, logTo io.Writer) *httptest.Server {
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// overloadedErr is what the store returns when etcd pushes back.
+type overloadedErr struct{}
+
+func (overloadedErr) Error() string    { return "etcdserver: too many requests" }
+func (overloadedErr) Overloaded() bool { return true }
+
+// A store that pushes back gets the client AWS's answer to load,
+// ThrottlingException "Rate exceeded" (HTTP 400, which SDKs retry after a
+// back-off), instead of a server fault.
+func TestEdgeOverloadedIsThrottling(t *testing.T) {
+	srv := testEdge(t)
+	resp, body := call{target: "TestService_20200101.Busy", body: `{"name":"a"}`}.do(t, srv)
+	wantError(t, resp, body, http.StatusBadRequest, "ThrottlingException")
+	if body["message"] != "Rate exceeded" {
+		t.Fatalf("message %q, want Rate exceeded", body["message"])
+	}
 }
 
 type call struct {

@@ -49,3 +49,20 @@ var (
 	Throttling      = Code{"ThrottlingException", http.StatusBadRequest}
 	InternalFailure = Code{"InternalFailure", http.StatusInternalServerError}
 )
+
+// Overloaded is implemented by the errors of a dependency that pushed back
+// (the store, when etcd has too many requests or is electing a leader):
+// the request may succeed if tried again later.
+type Overloaded interface{ Overloaded() bool }
+
+// internalError answers an error that is not an *Error: ThrottlingException
+// ("Rate exceeded", which clients retry after a back-off, as they do when
+// AWS sheds load) when a dependency was overloaded, else a server fault
+// that points at the server log.
+func internalError(err error, reqID string) *Error {
+	var ov Overloaded
+	if errors.As(err, &ov) && ov.Overloaded() {
+		return Throttling.Errorf("Rate exceeded")
+	}
+	return ServerFault.Errorf("An internal error occurred (request %s). The server log has the details.", reqID)
+}

@@ -229,7 +229,7 @@ func (q *QueryEdge) serve(w http.ResponseWriter, r *http.Request, reqID string) 
 		var ae *Error
 		if !errors.As(err, &ae) {
 			q.log.Error("action failed", "service", svc.SigningName, "action", action, "request_id", reqID, "err", err)
-			ae = ServerFault.Errorf("An internal error occurred (request %s). The server log has the details.", reqID)
+			ae = internalError(err, reqID)
 		}
 		return fail(ae)
 	}

@@ -145,7 +145,7 @@ func (s *Store) readOpts() []clientv3.OpOption {
 func (s *Store) Get(ctx context.Context, key string, v any) (int64, error) {
 	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) { return s.cli.Get(ctx, s.key(key), s.readOpts()...) })
 	if err != nil {
-		return 0, fmt.Errorf("state: get %s: %w", key, err)
+		return 0, storeErr("get "+key, err)
 	}
 	if len(resp.Kvs) == 0 {
 		return 0, ErrNotFound
@@ -180,7 +180,7 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) (Page
 	}
 	resp, err := readRetry(ctx, func() (*clientv3.GetResponse, error) { return s.cli.Get(ctx, start, opts...) })
 	if err != nil {
-		return Page{}, fmt.Errorf("state: list %s: %w", prefix, err)
+		return Page{}, storeErr("list "+prefix, err)
 	}
 	p := Page{More: resp.More, Revision: resp.Header.Revision}
 	for _, kv := range resp.Kvs {
@@ -201,7 +201,7 @@ func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
 		return s.cli.Get(ctx, full, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCountOnly()}, s.readOpts()...)...)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("state: count %s: %w", prefix, err)
+		return 0, storeErr("count "+prefix, err)
 	}
 	return resp.Count, nil
 }
@@ -267,7 +267,7 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	}
 	resp, err := t.s.cli.Txn(ctx).If(t.conds...).Then(t.ops...).Commit()
 	if err != nil {
-		return 0, fmt.Errorf("state: commit: %w", err)
+		return 0, storeErr("commit", err)
 	}
 	if !resp.Succeeded {
 		return 0, ErrConflict
@@ -284,7 +284,7 @@ func (t *Txn) commitFenced(ctx context.Context, f Fence) (int64, error) {
 		Then(clientv3.OpTxn(t.conds, t.ops, nil)).
 		Commit()
 	if err != nil {
-		return 0, fmt.Errorf("state: commit: %w", err)
+		return 0, storeErr("commit", err)
 	}
 	if !resp.Succeeded {
 		return 0, ErrFenced
@@ -347,7 +347,7 @@ func (s *Store) ReadAll(ctx context.Context, reads ...Read) ([]Page, error) {
 	}
 	resp, err := readRetry(ctx, func() (*clientv3.TxnResponse, error) { return s.cli.Txn(ctx).Then(ops...).Commit() })
 	if err != nil {
-		return nil, fmt.Errorf("state: read: %w", err)
+		return nil, storeErr("read", err)
 	}
 	pages := make([]Page, len(reads))
 	for i, r := range resp.Responses {
