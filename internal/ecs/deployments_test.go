@@ -155,7 +155,7 @@ func TestServiceDeploymentHistoryOnSimulatedFleet(t *testing.T) {
 	// A revision no instance can hold stays IN_PROGRESS; StopServiceDeployment
 	// rolls it back to the second revision.
 	huge := gt.Must(c.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family: aws.String("hist"),
+		Family:               aws.String("hist"),
 		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("sim/app:1"), Memory: aws.Int32(100000)}},
 	}))(t)
 	gt.Must(c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(name), TaskDefinition: huge.TaskDefinition.TaskDefinitionArn}))(t)
