@@ -333,6 +333,13 @@ func (s *Service) StopServiceDeployment(ctx context.Context, in *w.StopServiceDe
 		}
 		svc.Gantry.Deployments[rollback.Id] = model.DeploymentState{RollbackOf: p.Id}
 		svc.TaskDefinition = last.TaskDefinition
+		svc.Events = append([]w.ServiceEvent{
+			{Id: newUUID(), CreatedAt: wire.At(now), Message: fmt.Sprintf("(service %s) rolling back to deployment %s.", name, last.ID)},
+			{Id: newUUID(), CreatedAt: wire.At(now), Message: fmt.Sprintf("(service %s) (deployment %s) deployment stopped by StopServiceDeployment.", name, p.Id)},
+		}, svc.Events...)
+		if len(svc.Events) > model.MaxServiceEvents {
+			svc.Events = svc.Events[:model.MaxServiceEvents]
+		}
 		txn := sc.st.Txn().Expect(key, sh.rev).Put(key, svc)
 		if err := sc.recordDeployments(ctx, txn, cluster, name, before, svc, now, "Service deployment stopped by StopServiceDeployment: rolling back to the previous service revision."); err != nil {
 			return struct{}{}, err

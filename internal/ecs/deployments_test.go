@@ -177,6 +177,9 @@ func TestServiceDeploymentHistoryOnSimulatedFleet(t *testing.T) {
 		t.Fatalf("stopped deployment's rollback: %+v, want to %s", d4.Rollback, rev2)
 	}
 	svc := waitStable(t, c, cluster, name)
+	if !gt.HasEvent(svc, "deployment stopped by StopServiceDeployment.") || !gt.HasEvent(svc, "rolling back to deployment") {
+		t.Fatalf("events after StopServiceDeployment: %v", gt.EventMessages(svc, 10))
+	}
 	if aws.ToString(svc.TaskDefinition) != v2 {
 		t.Fatalf("after StopServiceDeployment the service runs %s, want %s", aws.ToString(svc.TaskDefinition), v2)
 	}
