@@ -268,9 +268,26 @@ func (s *Service) DescribeServiceRevisions(ctx context.Context, in *w.DescribeSe
 			out.Failures = append(out.Failures, w.Failure{Arn: arn, Reason: "MISSING"})
 			continue
 		}
-		out.ServiceRevisions = append(out.ServiceRevisions, *rev)
+		r := *rev
+		r.ContainerImages = sc.containerImages(ctx, r.TaskDefinition)
+		out.ServiceRevisions = append(out.ServiceRevisions, r)
 	}
 	return out, nil
+}
+
+// containerImages names the images of a revision's containers, from its
+// task definition (without digests: Gantry does not pin a revision's
+// images); nil if the task definition cannot be read.
+func (sc scope) containerImages(ctx context.Context, taskDefinition string) []w.ContainerImage {
+	def := sc.storedTaskDefinition(ctx, taskDefinition)
+	if def == nil {
+		return nil
+	}
+	var out []w.ContainerImage
+	for _, c := range def.Def.ContainerDefinitions {
+		out = append(out, w.ContainerImage{ContainerName: c.Name, Image: c.Image})
+	}
+	return out
 }
 
 func errServiceDeploymentNotFound(arn string) error {

@@ -115,6 +115,9 @@ func TestServiceDeploymentHistoryOnSimulatedFleet(t *testing.T) {
 	if aws.ToString(r1.TaskDefinition) != v1 || r1.LaunchType != types.LaunchTypeEc2 || aws.ToString(r1.ServiceArn) != svcARN || r1.CreatedAt == nil {
 		t.Fatalf("first revision: %+v", r1)
 	}
+	if len(r1.ContainerImages) != 1 || aws.ToString(r1.ContainerImages[0].ContainerName) != "app" || aws.ToString(r1.ContainerImages[0].Image) != "sim/app:1" {
+		t.Fatalf("first revision's container images: %+v", r1.ContainerImages)
+	}
 
 	// A new revision: a second deployment, from the first revision.
 	v2 := simTD(t, c, "hist")
