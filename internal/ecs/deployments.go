@@ -18,10 +18,6 @@ import (
 // StopServiceDeployment rolls a deployment in progress back as the circuit
 // breaker does.
 
-// ServiceDeploymentNotFound is ECS's answer for a service deployment ARN
-// that names none.
-var ServiceDeploymentNotFound = awsapi.ClientCode("ServiceDeploymentNotFoundException")
-
 func (s *Service) deploymentActions(m awsapi.Model) map[string]awsapi.Handler {
 	return map[string]awsapi.Handler{
 		"ListServiceDeployments":     awsapi.Action(m, s.ListServiceDeployments),
