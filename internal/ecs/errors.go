@@ -28,6 +28,7 @@ var (
 	Conflict                        = awsapi.ClientCode("ConflictException")
 	ServiceNotFound                 = awsapi.ClientCode("ServiceNotFoundException")
 	ServiceNotActive                = awsapi.ClientCode("ServiceNotActiveException")
+	ServiceDeploymentNotFound       = awsapi.ClientCode("ServiceDeploymentNotFoundException")
 )
 
 // hintedError is a refusal whose message is AWS's fixed text, word for word

@@ -30,6 +30,7 @@ var alwaysListed = map[reflect.Type][]string{
 	reflect.TypeFor[w.Cluster]():             {"Statistics", "Tags", "Settings", "CapacityProviders", "DefaultCapacityProviderStrategy"},
 	reflect.TypeFor[w.ContainerInstance]():   {"Attributes", "RegisteredResources", "RemainingResources", "Attachments", "Tags"},
 	reflect.TypeFor[w.DeploymentAlarms]():    {"AlarmNames"},
+	reflect.TypeFor[w.ServiceDeployment]():   {"SourceServiceRevisions"},
 }
 
 // responseOptional names the list members of responses that ECS leaves out

@@ -107,6 +107,7 @@ func (s *Service) API() *awsapi.Service {
 		s.taskActions(m),
 		s.taskStateActions(m),
 		s.serviceActions(m),
+		s.deploymentActions(m),
 		s.taskProtectionActions(m),
 		s.agentCallActions(m),
 	} {

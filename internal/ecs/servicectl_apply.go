@@ -330,6 +330,9 @@ func (c *serviceController) writeService(ctx context.Context, ref serviceRef, ms
 	} else {
 		txn.Put(key, &next)
 	}
+	if err := sc.recordDeployments(ctx, txn, ref.cluster, ref.name, ms.rec, &next, now, ""); err != nil {
+		return err
+	}
 	rev, err := txn.Commit(ctx)
 	if errors.Is(err, state.ErrConflict) {
 		c.dirty[ref] = true // changed meanwhile: its event is on the way; look again

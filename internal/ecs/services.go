@@ -168,6 +168,9 @@ func (s *Service) CreateService(ctx context.Context, in *w.CreateServiceRequest)
 			ResourceManagementType:        resourceManagedCustomer,
 		}, Gantry: model.ServiceState{ClientToken: in.ClientToken}}
 		txn := sc.st.Txn().Expect(model.ClusterKey(cluster), pages[0].Items[0].Revision).Expect(key, 0).Put(key, svc)
+		if err := sc.recordDeployments(ctx, txn, cluster, in.ServiceName, nil, svc, now, ""); err != nil {
+			return nil, err
+		}
 		if in.ClientToken != "" {
 			txn.Expect(tokKey, 0).Put(tokKey, &serviceToken{
 				Hash: hash, Cluster: cluster, Service: in.ServiceName, CreatedAt: now.UnixMilli(),
@@ -300,10 +303,15 @@ func (s *Service) UpdateService(ctx context.Context, in *w.UpdateServiceRequest)
 		if !live || svc.Status != model.ServiceActive {
 			return nil, errServiceNotActive(cluster, name, svc.Status)
 		}
+		before := snapshotService(svc)
 		if err := s.applyUpdate(ctx, sc, svc, in, def); err != nil {
 			return nil, err
 		}
-		if _, err := sc.st.Txn().Expect(key, rev).Put(key, svc).Commit(ctx); err != nil {
+		txn := sc.st.Txn().Expect(key, rev).Put(key, svc)
+		if err := sc.recordDeployments(ctx, txn, cluster, name, before, svc, s.now(), ""); err != nil {
+			return nil, err
+		}
+		if _, err := txn.Commit(ctx); err != nil {
 			return nil, err
 		}
 		return svc, nil
@@ -434,13 +442,18 @@ func (s *Service) DeleteService(ctx context.Context, in *w.DeleteServiceRequest)
 			return nil, withHint(InvalidParameter.Errorf("The service cannot be stopped while it is scaled above 0."), "scale %s to 0 with UpdateService first, or delete it with force", name)
 		}
 		now := s.now()
+		before := snapshotService(svc)
 		svc.Status = model.ServiceDraining
 		svc.DesiredCount = 0
 		for i := range svc.Deployments {
 			svc.Deployments[i].DesiredCount = 0
 			svc.Deployments[i].UpdatedAt = wire.At(now)
 		}
-		if _, err := sc.st.Txn().Expect(key, rev).Put(key, svc).Commit(ctx); err != nil {
+		txn := sc.st.Txn().Expect(key, rev).Put(key, svc)
+		if err := sc.recordDeployments(ctx, txn, cluster, name, before, svc, now, ""); err != nil {
+			return nil, err
+		}
+		if _, err := txn.Commit(ctx); err != nil {
 			return nil, err
 		}
 		return svc, nil

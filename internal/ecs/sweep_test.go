@@ -31,12 +31,15 @@ var sweepOutputs = map[string]any{
 	"CreateService": w.CreateServiceResponse{}, "DescribeServices": w.DescribeServicesResponse{}, "ListServices": w.ListServicesResponse{},
 	"ListServicesByNamespace": w.ListServicesByNamespaceResponse{}, "UpdateService": w.UpdateServiceResponse{}, "DeleteService": w.DeleteServiceResponse{},
 	"UpdateTaskProtection": w.UpdateTaskProtectionResponse{}, "GetTaskProtection": w.GetTaskProtectionResponse{},
-	"DiscoverPollEndpoint": w.DiscoverPollEndpointResponse{},
+	"DiscoverPollEndpoint":   w.DiscoverPollEndpointResponse{},
+	"ListServiceDeployments": w.ListServiceDeploymentsResponse{}, "DescribeServiceDeployments": w.DescribeServiceDeploymentsResponse{},
+	"DescribeServiceRevisions": w.DescribeServiceRevisionsResponse{}, "StopServiceDeployment": w.StopServiceDeploymentResponse{},
 }
 
 // sweepRefused are the implemented actions that always refuse, each with
 // the model's exception (agentcalls.go): they have no response to sweep.
-var sweepRefused = map[string]string{"UpdateContainerAgent": "NoUpdateAvailableException", "ExecuteCommand": "TargetNotConnectedException"}
+var sweepRefused = map[string]string{"UpdateContainerAgent": "NoUpdateAvailableException", "ExecuteCommand": "TargetNotConnectedException",
+	"ContinueServiceDeployment": "InvalidParameterException"}
 
 // TestSweepActions calls every implemented ECS action once, as raw signed
 // JSON (the List* actions with filters that match nothing), and checks that each list member of its response is written (ECS
@@ -129,6 +132,31 @@ func TestSweepActions(t *testing.T) {
 	call("ListServices", `{"cluster":"sweep"}`)
 	call("CreateService", `{"cluster":"sweep","serviceName":"s","taskDefinition":"sw","desiredCount":0}`)
 	call("DescribeServices", `{"cluster":"sweep","services":["s"]}`)
+	deps := call("ListServiceDeployments", `{"cluster":"sweep","service":"s"}`)
+	deployment := str(deps, "serviceDeployments", 0, "serviceDeploymentArn")
+	call("ListServiceDeployments", `{"cluster":"sweep","service":"s","status":["ROLLBACK_FAILED"]}`)
+	dd := call("DescribeServiceDeployments", `{"serviceDeploymentArns":["`+deployment+`"]}`)
+	call("DescribeServiceDeployments", `{"serviceDeploymentArns":["`+deployment+`x"]}`)
+	call("DescribeServiceRevisions", `{"serviceRevisionArns":["`+str(dd, "serviceDeployments", 0, "targetServiceRevision", "arn")+`"]}`)
+	if _, ok := at(t, dd, "serviceDeployments", 0, "sourceServiceRevisions").([]any); !ok {
+		t.Errorf("DescribeServiceDeployments: sourceServiceRevisions is not written: %v", dd)
+	}
+	// The first deployment has nothing to roll back to: refused, or (had
+	// it been stoppable) answered; either way the action is served.
+	if status, raw := signedCall(t, env.URL, region, "StopServiceDeployment", []byte(`{"serviceDeploymentArn":"`+deployment+`"}`)); status != http.StatusOK &&
+		(status != http.StatusBadRequest || !strings.Contains(string(raw), "ConflictException")) {
+		t.Errorf("StopServiceDeployment: %d %s, want ConflictException", status, raw)
+	}
+	called["StopServiceDeployment"] = true
+	for action, body := range map[string]string{
+		"ContinueServiceDeployment": `{"serviceDeploymentArn":"` + deployment + `","hookId":"h"}`,
+	} {
+		status, raw := signedCall(t, env.URL, region, action, []byte(body))
+		if status != http.StatusBadRequest || !strings.Contains(string(raw), sweepRefused[action]) {
+			t.Errorf("%s: %d %s, want %s", action, status, raw, sweepRefused[action])
+		}
+		called[action] = true
+	}
 	call("ListServicesByNamespace", `{"namespace":"local"}`)
 	call("UpdateService", `{"cluster":"sweep","service":"s","desiredCount":0}`)
 	call("DeleteService", `{"cluster":"sweep","service":"s"}`)
@@ -151,7 +179,7 @@ func TestSweepActions(t *testing.T) {
 			t.Errorf("%s, not implemented: %d %s", op, status, raw)
 		}
 	}
-	if len(called) != 45 || len(missing) != 32 {
-		t.Errorf("%d actions implemented, %d not: docs/ecs-compatibility.md says 45 and 32", len(called), len(missing))
+	if len(called) != 50 || len(missing) != 27 {
+		t.Errorf("%d actions implemented, %d not: docs/ecs-compatibility.md says 50 and 27", len(called), len(missing))
 	}
 }
