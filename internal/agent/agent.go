@@ -141,11 +141,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		if fatalRegistration(err) {
 			return err
 		}
-		a.log.Warn("registration failed, retrying", "in", backoff, "err", err)
+		wait := jittered(backoff)
+		a.log.Warn("registration failed, retrying", "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 	}
 	a.arn = arn
@@ -298,14 +299,15 @@ func (a *Agent) poll(ctx context.Context) error {
 			if interrupted {
 				continue // the runtime stopped answering: wait for it
 			}
+			wait := jittered(backoff)
 			if code := apiCode(err); code == "ClientException" || code == "InvalidParameterException" {
 				a.log.Error("the control plane no longer knows this instance; restart the agent to register again", "instance", a.arn, "err", err)
 			} else {
-				a.log.Warn("poll failed, retrying", "in", backoff, "err", err)
+				a.log.Warn("poll failed, retrying", "in", wait, "err", err)
 			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
 			backoff = min(backoff*2, 10*time.Second)
 			continue
