@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -143,6 +144,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	cfg.MaxTxnOps = cmp.Or(cfg.MaxTxnOps, EmbeddedMaxTxnOps)
 	e, tc, err := startEmbedded(ctx, cfg, log)
+	// A port picked free can be taken by another process before etcd binds
+	// it (tests start many servers at once): pick again.
+	for try := 0; err != nil && addrInUse(err) && autoPorts(cfg.Member) && try < 5; try++ {
+		e, tc, err = startEmbedded(ctx, cfg, log)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -317,6 +323,19 @@ func addMember(ctx context.Context, endpoints []string, tc *tls.Config, name, pe
 		}
 	}
 	return strings.Join(parts, ","), nil
+}
+
+// addrInUse reports whether err is a listener's "address already in use"
+// (etcd's embed does not always wrap the cause).
+func addrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+}
+
+// autoPorts reports whether the member's client and peer ports are picked
+// free at start (none given, or port 0), so a start may pick others.
+func autoPorts(m Member) bool {
+	auto := func(addr string) bool { return addr == "" || strings.HasSuffix(addr, ":0") }
+	return auto(m.ClientListen) && auto(m.PeerListen)
 }
 
 // listenAddr returns addr, or 127.0.0.1 on a free port when addr is empty;
