@@ -71,8 +71,10 @@ func Acquire(dir, role string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("lock data dir %s: %w", dir, err)
 	}
+	// The pid and role are for the message a second process prints; the
+	// lock holds without them, so a failed write is not an error.
 	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+" "+role+"\n"), 0)
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+" "+role+"\n"), 0)
 	}
 	return &Lock{f: f}, nil
 }
