@@ -39,6 +39,7 @@ func (s *Service) API() *awsapi.Service {
 	for _, group := range []map[string]awsapi.Handler{
 		s.repositoryActions(m),
 		s.imageActions(m),
+		s.referrerActions(m),
 		s.authActions(m),
 		s.tagActions(m),
 		s.lifecycleActions(m),
