@@ -16,7 +16,6 @@ import (
 	"go/format"
 	"log"
 	"os"
-	"sort"
 	"strings"
 	"unicode"
 )
@@ -121,40 +120,9 @@ func generate(m *model, pkg string) ([]byte, error) {
 	fmt.Fprintf(&b, "var _ json.RawMessage\n\n")
 	fmt.Fprintf(&b, "// TargetPrefix is the X-Amz-Target prefix of this service.\nconst TargetPrefix = %q\n\n", m.Metadata.TargetPrefix)
 
-	names := make([]string, 0, len(m.Shapes))
-	for n := range m.Shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-
-	// Operations.
-	ops := make([]string, 0, len(m.Operations))
-	for n := range m.Operations {
-		ops = append(ops, n)
-	}
-	sort.Strings(ops)
-	fmt.Fprintf(&b, "// Operations lists every action of the service model.\nvar Operations = []string{\n")
-	for _, o := range ops {
-		fmt.Fprintf(&b, "\t%q,\n", o)
-	}
-	fmt.Fprintf(&b, "}\n\n")
-
-	// Enums.
-	fmt.Fprintf(&b, "// Enums maps each enum shape to its allowed values.\nvar Enums = map[string][]string{\n")
-	for _, n := range names {
-		s := m.Shapes[n]
-		if s.Type == "string" && len(s.Enum) > 0 {
-			fmt.Fprintf(&b, "\t%q: {", n)
-			for i, e := range s.Enum {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "%q", e)
-			}
-			b.WriteString("},\n")
-		}
-	}
-	fmt.Fprintf(&b, "}\n\n")
+	names := sortedKeys(m.Shapes)
+	writeOperations(&b, m, "Operations lists every action of the service model.")
+	writeEnums(&b, m, names)
 
 	// Exceptions.
 	fmt.Fprintf(&b, "// Exceptions lists the error shapes of the model; true marks a server fault.\nvar Exceptions = map[string]bool{\n")
@@ -172,16 +140,8 @@ func generate(m *model, pkg string) ([]byte, error) {
 			continue
 		}
 		fmt.Fprintf(&b, "type %s struct {\n", exported(n))
-		req := map[string]bool{}
-		for _, r := range s.Required {
-			req[r] = true
-		}
-		mnames := make([]string, 0, len(s.Members))
-		for mn := range s.Members {
-			mnames = append(mnames, mn)
-		}
-		sort.Strings(mnames)
-		for _, mn := range mnames {
+		req := requiredSet(s)
+		for _, mn := range sortedKeys(s.Members) {
 			mem := s.Members[mn]
 			wireName := mn
 			if mem.LocationName != "" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
-	"sort"
 	"strings"
 )
 
@@ -149,34 +148,9 @@ func generateQuery(m *model, pkg string) ([]byte, error) {
 	fmt.Fprintf(&b, "\tAPIVersion = %q\n\tSigningName = %q\n\tXMLNamespace = %q\n\tProtocol = %q\n)\n\n",
 		md.APIVersion, firstOf(md.SigningName, md.EndpointPrefix), ns, md.Protocol)
 
-	ops := make([]string, 0, len(m.Operations))
-	for n := range m.Operations {
-		ops = append(ops, n)
-	}
-	sort.Strings(ops)
-	fmt.Fprintf(&b, "// Operations lists the actions generated from the model.\nvar Operations = []string{\n")
-	for _, o := range ops {
-		fmt.Fprintf(&b, "\t%q,\n", o)
-	}
-	fmt.Fprintf(&b, "}\n\n")
-
-	names := make([]string, 0, len(m.Shapes))
-	for n := range m.Shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	fmt.Fprintf(&b, "// Enums maps each enum shape to its allowed values.\nvar Enums = map[string][]string{\n")
-	for _, n := range names {
-		s := m.Shapes[n]
-		if s.Type == "string" && len(s.Enum) > 0 {
-			q := make([]string, len(s.Enum))
-			for i, e := range s.Enum {
-				q[i] = fmt.Sprintf("%q", e)
-			}
-			fmt.Fprintf(&b, "\t%q: {%s},\n", n, strings.Join(q, ", "))
-		}
-	}
-	fmt.Fprintf(&b, "}\n\n")
+	writeOperations(&b, m, "Operations lists the actions generated from the model.")
+	names := sortedKeys(m.Shapes)
+	writeEnums(&b, m, names)
 
 	for _, n := range names {
 		s := m.Shapes[n]
@@ -184,16 +158,8 @@ func generateQuery(m *model, pkg string) ([]byte, error) {
 			continue
 		}
 		fmt.Fprintf(&b, "type %s struct {\n", exported(n))
-		req := map[string]bool{}
-		for _, r := range s.Required {
-			req[r] = true
-		}
-		mnames := make([]string, 0, len(s.Members))
-		for mn := range s.Members {
-			mnames = append(mnames, mn)
-		}
-		sort.Strings(mnames)
-		for _, mn := range mnames {
+		req := requiredSet(s)
+		for _, mn := range sortedKeys(s.Members) {
 			mem := s.Members[mn]
 			t := m.Shapes[mem.Shape]
 			if t.Type == "list" && m.Shapes[t.Member.Shape].Type == "list" {
