@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -17,35 +16,17 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/agent/agenttest"
 	"github.com/gantry-dev/gantry/internal/agentproto"
+
+	"github.com/gantry-dev/gantry/internal/testlog"
 )
 
 // devProc is a `gantry dev` process run by a test.
 type devProc struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testlog.Buffer
+	stderr *testlog.Buffer
 	ecs    *ecs.Client
 	done   chan error
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.String()
 }
 
 // startDev runs `gantry dev` on dataDir and waits until its banner is out.
@@ -54,7 +35,7 @@ func (s *syncBuffer) String() string {
 func startDev(t *testing.T, addr, dataDir string, extra ...string) *devProc {
 	t.Helper()
 	args := append([]string{"dev", "--listen", addr, "--data-dir", dataDir}, extra...)
-	d := &devProc{cmd: exec.Command(binary, args...), stdout: newSyncBuffer(), stderr: newSyncBuffer(), done: make(chan error, 1)}
+	d := &devProc{cmd: exec.Command(binary, args...), stdout: new(testlog.Buffer), stderr: new(testlog.Buffer), done: make(chan error, 1)}
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

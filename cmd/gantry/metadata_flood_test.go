@@ -23,6 +23,8 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/agent/agenttest"
 	"github.com/gantry-dev/gantry/internal/agentproto"
+
+	"github.com/gantry-dev/gantry/internal/testlog"
 )
 
 // agentFiles is the open-file limit the flooded agent runs with: low, so
@@ -104,7 +106,7 @@ func TestMetadataFloodLeavesAgentWorking(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `ulimit -n "$1" && shift && exec "$@"`, "sh", itoa(agentFiles), binary, "agent",
 		"--endpoint", "http://"+addr, "--access-key", "AKIDDUR:secret", "--data-dir", t.TempDir(),
 		"--pull-policy", "prefer-cached", "--stop-timeout", "2s", "--log-level", "warn")
-	logs := newSyncBuffer()
+	logs := new(testlog.Buffer)
 	cmd.Stderr = io.MultiWriter(os.Stderr, logs)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

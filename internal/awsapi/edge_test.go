@@ -14,12 +14,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/gantry-dev/gantry/internal/testlog"
 )
 
 // The edge is tested with a tiny service of its own, signed by the AWS SDK's
@@ -391,7 +392,7 @@ func TestEmptyBodyIsEmptyRequest(t *testing.T) {
 // Every refused call is logged at INFO with what an operator needs to find
 // it: the target, the error code, the access key id and the request id.
 func TestEdgeLogsRefusedCalls(t *testing.T) {
-	var buf syncBuffer
+	var buf testlog.Buffer
 	srv := testEdgeLogging(t, &buf)
 	resp, _ := call{target: "TestService_20200101.Echo", body: `{"name":"a"}`, key: "AKIDTEST", secret: "wrong"}.do(t, srv)
 	line := buf.String()
@@ -406,28 +407,4 @@ func TestEdgeLogsRefusedCalls(t *testing.T) {
 	if buf.String() != "" {
 		t.Fatalf("a successful call is logged at INFO: %q", buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer the server's goroutines may write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
 }

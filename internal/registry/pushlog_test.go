@@ -1,37 +1,19 @@
 package registry_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/registry"
+
+	"github.com/gantry-dev/gantry/internal/testlog"
 )
-
-// lockedBuffer is a log sink the registry's goroutines may write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Each push is in the server's log at INFO: repository, tag and digest.
 func TestPushIsLogged(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	e := newEnvAt(t, time.Time{}, func(c *registry.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})

@@ -1,11 +1,9 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,32 +12,15 @@ import (
 
 	gt "github.com/gantry-dev/gantry/internal/gantrytest"
 	"github.com/gantry-dev/gantry/internal/server"
+
+	"github.com/gantry-dev/gantry/internal/testlog"
 )
-
-// syncBuffer is a log sink the server's goroutines can write to while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // The operator sees in the server's log, at INFO, each service event the
 // controller writes (the text DescribeServices shows) and each deployment's
 // rollout state as it changes.
 func TestServerLogsServiceEventsAndDeployments(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	env, err := gt.Start(func(c *server.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
